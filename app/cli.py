@@ -1,0 +1,165 @@
+"""The `sessionhub` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from app.config import ConfigError
+
+log = logging.getLogger("sessionhub")
+
+
+def _app(start_worker: bool = False):  # type: ignore[no-untyped-def]
+    from app import create_app
+
+    try:
+        return create_app(start_worker=start_worker)
+    except ConfigError as err:
+        click.echo(f"configuration error: {err}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """SessionHub: keeps coaching sessions in step across providers."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations (alembic upgrade head)."""
+    from app.migrate import upgrade
+
+    app = _app()
+    with app.app_context():
+        upgrade(app.extensions["sessionhub"].db.url)
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the hub (embedded mode: web, worker thread and scheduler in one process)."""
+    from werkzeug.serving import run_simple
+
+    from jobs.schedule import start_thread
+
+    app = _app(start_worker=True)
+    h = app.extensions["sessionhub"]
+    if h.settings.embedded:
+        start_thread(app, h)
+    else:
+        log.warning(
+            "REDIS_URL is set: run `sessionhub worker` for jobs; use gunicorn in production"
+        )
+    log.info("SessionHub listening on http://%s:%d", host, port)
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker with the scheduler (needs REDIS_URL)."""
+    from jobs.worker import work
+
+    work(burst=burst)
+
+
+@main.command()
+def sweep() -> None:
+    """Run every periodic sweep once, and (embedded mode) the jobs they queue."""
+    from app.queue import InProcessQueue
+    from jobs.sweeps import run_all
+
+    app = _app()
+    with app.app_context():
+        results = run_all()
+        queue = app.extensions["sessionhub"].queue
+        if isinstance(queue, InProcessQueue):
+            queue.run_until_idle(timeout=300)
+    click.echo(json.dumps(results))
+
+
+@main.group("api-key")
+def api_key() -> None:
+    """Create, list and revoke API keys."""
+
+
+@api_key.command("create")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, default=("api",), show_default=True)
+def api_key_create(name: str, scopes: tuple[str, ...]) -> None:
+    """Create a key; it is printed once and only its hash is kept."""
+    from app.apikeys import create_key
+    from app.errors import HubError
+
+    app = _app()
+    try:
+        with app.app_context(), app.extensions["sessionhub"].db.session() as db:
+            _, token = create_key(db, name, scopes)
+    except HubError as err:
+        raise click.ClickException(err.message) from err
+    click.echo(token)
+
+
+@api_key.command("list")
+def api_key_list() -> None:
+    """List keys (names, prefixes, state; never the keys)."""
+    from app.apikeys import list_keys
+
+    app = _app()
+    with app.extensions["sessionhub"].db.session() as db:
+        for key in list_keys(db):
+            state = "revoked" if key.revoked_at else "active"
+            used = key.last_used_at.isoformat() if key.last_used_at else "never"
+            click.echo(f"{key.name}\t{key.prefix}…\t{state}\tlast used {used}")
+
+
+@api_key.command("revoke")
+@click.argument("name")
+def api_key_revoke(name: str) -> None:
+    """Revoke a key by name."""
+    from app.apikeys import revoke_key
+    from app.errors import HubError
+
+    app = _app()
+    try:
+        with app.extensions["sessionhub"].db.session() as db:
+            revoke_key(db, name)
+    except HubError as err:
+        raise click.ClickException(err.message) from err
+    click.echo(f"revoked {name}")
+
+
+@main.group()
+def deliveries() -> None:
+    """Inspect and replay webhook deliveries."""
+
+
+@deliveries.command("replay")
+@click.argument("delivery_id", type=int)
+def deliveries_replay(delivery_id: int) -> None:
+    """Run ingestion of one delivery again (idempotent)."""
+    from app.models import WebhookDelivery
+    from app.queue import InProcessQueue
+    from jobs.ingest import ingest_delivery
+
+    app = _app()
+    h = app.extensions["sessionhub"]
+    with app.app_context():
+        with h.db.session() as db:
+            if db.get(WebhookDelivery, delivery_id) is None:
+                raise click.ClickException(f"no delivery {delivery_id}")
+        state = ingest_delivery(delivery_id, True)
+        if isinstance(h.queue, InProcessQueue):
+            h.queue.run_until_idle(timeout=60)
+    click.echo(f"delivery {delivery_id}: {state}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(Path(sys.argv[0]).name)

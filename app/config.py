@@ -1,0 +1,140 @@
+"""Configuration: defaults, then a mapping, then SESSIONHUB_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+#: real provider API base URLs (overridable per provider for the sandbox)
+DEFAULT_API_URLS = {
+    "calcom": "https://api.cal.com/v2",
+    "daily": "https://api.daily.co/v1",
+    "google": "https://www.googleapis.com",
+    "outlook": "https://graph.microsoft.com/v1.0",
+    "stripe": "https://api.stripe.com",
+}
+
+
+class ConfigError(Exception):
+    """Configuration that the hub cannot start with; the message is one clear line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the hub reads from its environment."""
+
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    encryption_keys: tuple[str, ...]
+    public_url: str = "http://127.0.0.1:8000"
+    webhook_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    api_urls: Mapping[str, str] = field(default_factory=dict)
+    api_keys: Mapping[str, str] = field(default_factory=dict)
+    var_dir: Path = Path("var")
+    max_body_bytes: int = 1024 * 1024
+    stuck_after_seconds: int = 60
+    calcom_sweep_minutes: int = 10
+    log_format: str = "text"
+    job_retry_intervals: tuple[int, ...] = (5, 30, 120, 600, 1800)
+    testing: bool = False
+
+    @property
+    def embedded(self) -> bool:
+        """No Redis: an in-process queue and worker thread (single process only)."""
+        return self.redis_url is None
+
+    def api_url(self, slug: str) -> str:
+        """The base URL of a provider's API."""
+        return self.api_urls.get(slug) or DEFAULT_API_URLS.get(slug, "")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields replaced (tests)."""
+        return replace(self, **changes)
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _generated(var_dir: Path, name: str, make: Any) -> str:
+    """Read a value generated once into var/, creating it with owner-only permissions."""
+    path = var_dir / name
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    value = str(make())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> Settings:
+    """Build Settings from the environment; raise ConfigError with one clear line."""
+    env = os.environ if env is None else env
+    var_dir = Path(env.get("SESSIONHUB_VAR_DIR", "var")).resolve()
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'sessionhub.db'}"
+    redis_url = env.get("REDIS_URL") or None
+    embedded = redis_url is None
+
+    secret_key = env.get("SESSIONHUB_SECRET_KEY", "")
+    keys = _split(env.get("SESSIONHUB_ENCRYPTION_KEYS"))
+    if embedded:
+        secret_key = secret_key or _generated(var_dir, "secret_key", lambda: secrets.token_hex(32))
+        keys = keys or (
+            _generated(var_dir, "encryption_key", lambda: Fernet.generate_key().decode()),
+        )
+    if not secret_key:
+        raise ConfigError("SESSIONHUB_SECRET_KEY is required when REDIS_URL is set")
+    if not keys:
+        raise ConfigError("SESSIONHUB_ENCRYPTION_KEYS is required when REDIS_URL is set")
+    for index, key in enumerate(keys):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError) as err:
+            raise ConfigError(
+                f"SESSIONHUB_ENCRYPTION_KEYS entry {index + 1} is not a valid Fernet key"
+            ) from err
+    if not database_url.startswith(("sqlite", "postgresql")):
+        raise ConfigError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+
+    all_slugs = tuple(dict.fromkeys((*DEFAULT_API_URLS, *slugs)))
+    webhook_secrets = {
+        s: _split(env.get(f"SESSIONHUB_{s.upper()}_WEBHOOK_SECRET")) for s in all_slugs
+    }
+    api_urls = {
+        s: env[f"SESSIONHUB_{s.upper()}_API_URL"].rstrip("/")
+        for s in all_slugs
+        if env.get(f"SESSIONHUB_{s.upper()}_API_URL")
+    }
+    api_keys = {
+        s: env[f"SESSIONHUB_{s.upper()}_API_KEY"]
+        for s in all_slugs
+        if env.get(f"SESSIONHUB_{s.upper()}_API_KEY")
+    }
+    try:
+        sweep_minutes = int(env.get("SESSIONHUB_CALCOM_SWEEP_MINUTES", "10"))
+    except ValueError as err:
+        raise ConfigError("SESSIONHUB_CALCOM_SWEEP_MINUTES must be a whole number") from err
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=secret_key,
+        encryption_keys=keys,
+        public_url=env.get("SESSIONHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+        webhook_secrets={k: v for k, v in webhook_secrets.items() if v},
+        api_urls=api_urls,
+        api_keys=api_keys,
+        var_dir=var_dir,
+        calcom_sweep_minutes=sweep_minutes,
+        log_format=env.get("SESSIONHUB_LOG_FORMAT", "text"),
+    )

@@ -1,0 +1,1 @@
+"""The domain: business rules over the canonical model."""

@@ -1,0 +1,27 @@
+"""The platform's REST API under /api (Bearer API key on every route)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, request
+
+from app.apikeys import authenticate
+from app.errors import Unauthorized
+from app.hub import hub
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.before_request
+def _require_key() -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+    with hub().db.session() as db:
+        key = authenticate(db, token.strip())
+    if key is None:
+        raise Unauthorized("the API key is unknown or revoked", code="invalid_api_key")
+    g.api_key = key
+
+
+from app.http.api import coaches, deliveries, sessions  # noqa: E402,F401  (routes)

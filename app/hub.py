@@ -1,0 +1,41 @@
+"""The hub's shared parts, attached to the Flask app and reachable from jobs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import current_app
+
+from app.config import Settings
+from app.crypto import Crypto
+from app.db import Database
+from app.queue import JobQueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hub:
+    """Settings, database, queue and crypto of one running hub."""
+
+    settings: Settings
+    db: Database
+    queue: JobQueue
+    crypto: Crypto
+
+    def enqueue(self, key: str, func: str, *args: object, delay: float = 0) -> bool:
+        """Enqueue, logging (not raising) when the queue is down: the sweeps re-enqueue."""
+        try:
+            return self.queue.enqueue(key, func, *args, delay=delay)
+        except Exception:  # noqa: BLE001 - a dead queue must not fail the caller
+            log.warning(
+                "queue unavailable, job left for the sweep", extra={"job": key}, exc_info=True
+            )
+            return False
+
+
+def hub() -> Hub:
+    """The hub of the current app."""
+    found: Hub = current_app.extensions["sessionhub"]
+    return found

@@ -1,0 +1,148 @@
+"""The connector contract and the canonical values connectors produce.
+
+A connector is a pure translator plus a client: it verifies and parses what a provider
+sends, and turns canonical sessions into provider requests. It never touches the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+Headers = Mapping[str, str]
+"""Request headers with lower-case names."""
+
+
+def lower_headers(headers: Any) -> dict[str, str]:
+    """Copy any header mapping (or list of pairs) into a dict with lower-case names."""
+    items = headers.items() if hasattr(headers, "items") else headers
+    return {str(k).lower(): str(v) for k, v in items}
+
+
+def body_digest(raw: bytes) -> str:
+    """A stable fallback identity for a body: its SHA-256 hex digest."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone in a session, as a provider names them."""
+
+    email: str
+    name: str = ""
+    timezone: str | None = None
+    external_id: str | None = None
+    username: str | None = None
+    client_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkRef:
+    """An id another provider holds for the same session, learned from a payload."""
+
+    provider: str
+    external_id: str
+
+
+@dataclass(frozen=True)
+class Attendance:
+    """What really happened in the call."""
+
+    actual_start: datetime | None = None
+    actual_end: datetime | None = None
+    attended: bool | None = None
+    no_show: bool | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One canonical change to one session, as reported by one provider.
+
+    `external_id` is the source's id for the session (empty for changes made in the hub);
+    `previous_external_id` the id it replaces (a Cal.com reschedule issues a new uid);
+    `session_id` names the canonical session directly when the source knows it.
+    Fields left as None are not changed.
+    """
+
+    source: str
+    external_id: str
+    event: str
+    occurred_at: datetime
+    previous_external_id: str | None = None
+    session_id: str | None = None
+    create: bool = False
+    status: str | None = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    timezone: str | None = None
+    title: str | None = None
+    notes: str | None = None
+    kind: str | None = None
+    location: str | None = None
+    meeting_url: str | None = None
+    coach: Person | None = None
+    attendee: Person | None = None
+    guests: tuple[Person, ...] = ()
+    cancellation_reason: str | None = None
+    cancelled_by: str | None = None
+    payment_status: str | None = None
+    payment_amount: int | None = None
+    payment_currency: str | None = None
+    attendance: Attendance | None = None
+    links: tuple[LinkRef, ...] = ()
+    sequence: int | None = None
+    timeline_only: bool = False
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """A parsed delivery: its type and the canonical changes it carries.
+
+    No changes means the delivery is recorded as `ignored` (a trigger the hub does not use).
+    """
+
+    event_type: str
+    changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A response a connector sends itself, before verification (handshakes, probes)."""
+
+    status: int
+    body: str = ""
+    content_type: str = "application/json"
+
+
+class Connector(ABC):
+    """What every provider connector offers the hub."""
+
+    slug: ClassVar[str]
+    #: header names (lower case) worth keeping with a stored delivery
+    stored_headers: ClassVar[tuple[str, ...]] = ("content-type",)
+    #: the status answered for an accepted delivery
+    accepted_status: ClassVar[int] = 200
+    #: whether deliveries are verified with SESSIONHUB_<SLUG>_WEBHOOK_SECRET (the endpoint is
+    #: disabled without one); calendar providers verify per-channel secrets instead
+    needs_secret: ClassVar[bool] = True
+
+    def handshake(self, query: Mapping[str, str], headers: Headers, raw: bytes) -> Reply | None:
+        """Answer a provider's probe or validation request directly, or None to go on."""
+        return None
+
+    @abstractmethod
+    def verify(self, headers: Headers, raw: bytes, secrets: Sequence[str]) -> None:
+        """Check the signature over the raw bytes; raise InvalidSignature(reason)."""
+
+    @abstractmethod
+    def identify(self, headers: Headers, raw: bytes) -> tuple[str, str]:
+        """Return (event type, dedupe key) for a verified body; never raises."""
+
+    @abstractmethod
+    def parse(self, raw: bytes, headers: Headers) -> InboundEvent:
+        """Turn a verified body into canonical changes; raise InvalidPayload(reason)."""

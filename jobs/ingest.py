@@ -1,0 +1,83 @@
+"""`ingest_delivery`: a stored delivery → canonical changes applied to sessions."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+
+import connectors
+from app.db import utcnow
+from app.domain.sessions import Applied, apply_change
+from app.errors import HubError, SessionNotFound
+from app.hub import hub
+from app.models import WebhookDelivery
+from connectors.errors import InvalidPayload, TransientError
+
+log = logging.getLogger(__name__)
+
+
+def ingest_delivery(delivery_id: int, replay: bool = False) -> str:
+    """Parse one delivery and apply its changes; returns the delivery's final state."""
+    h = hub()
+    with h.db.session() as db:
+        delivery = db.get(WebhookDelivery, delivery_id)
+        if delivery is None:
+            log.warning("delivery vanished", extra={"delivery_id": delivery_id})
+            return "missing"
+        if delivery.state in ("processed", "ignored") and not replay:
+            return delivery.state
+        delivery.attempts += 1
+        provider, raw, headers = delivery.provider, delivery.body, dict(delivery.headers)
+    ctx = {"provider": provider, "delivery_id": delivery_id}
+
+    connector = connectors.get(provider)
+    if connector is None:
+        return _finish(delivery_id, "failed", f"no connector for provider {provider!r}")
+    try:
+        event = connector.parse(raw, headers)
+    except InvalidPayload as err:
+        log.warning("delivery cannot be parsed", extra={**ctx, "reason": err.reason})
+        return _finish(delivery_id, "failed", f"invalid payload: {err.reason}")
+    if not event.changes:
+        return _finish(delivery_id, "ignored", f"{event.event_type} is not used by the hub")
+
+    results: list[Applied] = []
+    try:
+        with h.db.session() as db:
+            for change in event.changes:
+                results.append(apply_change(db, change))
+            row = db.get(WebhookDelivery, delivery_id)
+            if row is not None:
+                row.state, row.processed_at, row.last_error = "processed", utcnow(), None
+                row.session_id = results[-1].session_id if results else None
+                db.add(row)
+    except IntegrityError as err:
+        # two deliveries created the same session at once: the retry finds it
+        raise TransientError("concurrent change to the same session, retrying") from err
+    except SessionNotFound as err:
+        return _finish(delivery_id, "failed", err.message)
+    except HubError as err:
+        log.warning("change refused", extra={**ctx, "reason": err.message})
+        return _finish(delivery_id, "failed", f"{err.code}: {err.message}")
+    for applied in results:
+        log.info(
+            "change applied",
+            extra={
+                **ctx,
+                "session_id": str(applied.session_id),
+                "version": applied.version,
+                "changed": applied.changed,
+                "stale": applied.stale,
+            },
+        )
+    return "processed"
+
+
+def _finish(delivery_id: int, state: str, error: str | None) -> str:
+    with hub().db.session() as db:
+        row = db.get(WebhookDelivery, delivery_id)
+        if row is not None:
+            row.state, row.last_error, row.processed_at = state, error, utcnow()
+            db.add(row)
+    return state

@@ -1,0 +1,57 @@
+"""Periodic sweeps: re-enqueue stuck deliveries (more join with their issues)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlmodel import col, select
+
+from app.db import utcnow
+from app.hub import hub
+from app.models import WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+#: a delivery that failed this many times stays for the dead-letter list, not the sweep
+MAX_ATTEMPTS = 10
+
+
+def requeue_stuck_deliveries(batch: int = 500) -> int:
+    """Enqueue deliveries left `received` for longer than the threshold (queue was down)."""
+    h = hub()
+    cutoff = utcnow() - timedelta(seconds=h.settings.stuck_after_seconds)
+    with h.db.session() as db:
+        ids = list(
+            db.exec(
+                select(WebhookDelivery.id)
+                .where(
+                    WebhookDelivery.state == "received",
+                    WebhookDelivery.received_at < cutoff,
+                    WebhookDelivery.attempts < MAX_ATTEMPTS,
+                )
+                .order_by(col(WebhookDelivery.id))
+                .limit(batch)
+            )
+        )
+    queued = sum(
+        1
+        for i in ids
+        if i is not None and h.enqueue(f"ingest:{i}", "jobs.ingest.ingest_delivery", i)
+    )
+    if ids:
+        log.info("stuck deliveries re-enqueued", extra={"found": len(ids), "queued": queued})
+    return queued
+
+
+#: every sweep and how often it runs (seconds)
+SWEEPS: dict[str, int] = {
+    "jobs.sweeps.requeue_stuck_deliveries": 60,
+}
+
+
+def run_all() -> dict[str, int]:
+    """Run every sweep once, now."""
+    from app.queue import resolve
+
+    return {name: int(resolve(name)() or 0) for name in SWEEPS}

@@ -1,0 +1,52 @@
+"""Configuration: defaults, generated embedded secrets, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from app.config import ConfigError, load
+
+
+def test_embedded_defaults_generate_secrets_once(tmp_path: Path) -> None:
+    env = {"SESSIONHUB_VAR_DIR": str(tmp_path)}
+    first = load(env)
+    assert first.embedded
+    assert first.database_url == f"sqlite:///{tmp_path / 'sessionhub.db'}"
+    assert first.public_url == "http://127.0.0.1:8000"
+    assert first.webhook_secrets == {}
+    second = load(env)
+    assert (second.secret_key, second.encryption_keys) == (first.secret_key, first.encryption_keys)
+    assert (tmp_path / "encryption_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_production_requires_keys(tmp_path: Path) -> None:
+    env = {"SESSIONHUB_VAR_DIR": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    with pytest.raises(ConfigError, match="SESSIONHUB_SECRET_KEY is required"):
+        load(env)
+    with pytest.raises(ConfigError, match="SESSIONHUB_ENCRYPTION_KEYS is required"):
+        load({**env, "SESSIONHUB_SECRET_KEY": "k"})
+    with pytest.raises(ConfigError, match="entry 2 is not a valid Fernet key"):
+        load({**env, "SESSIONHUB_SECRET_KEY": "k",
+              "SESSIONHUB_ENCRYPTION_KEYS": f"{Fernet.generate_key().decode()},nope"})
+
+
+def test_secrets_urls_and_database(tmp_path: Path) -> None:
+    key = Fernet.generate_key().decode()
+    settings = load({
+        "SESSIONHUB_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": "postgresql://u@db/hub",
+        "SESSIONHUB_ENCRYPTION_KEYS": key,
+        "SESSIONHUB_CALCOM_WEBHOOK_SECRET": "new, old",
+        "SESSIONHUB_DAILY_API_URL": "http://127.0.0.1:9000/daily/",
+        "SESSIONHUB_PUBLIC_URL": "https://hub.example.com/",
+    })
+    assert settings.database_url == "postgresql+psycopg://u@db/hub"
+    assert settings.webhook_secrets == {"calcom": ("new", "old")}
+    assert settings.api_url("daily") == "http://127.0.0.1:9000/daily"
+    assert settings.api_url("calcom") == "https://api.cal.com/v2"
+    assert settings.public_url == "https://hub.example.com"
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        load({"SESSIONHUB_VAR_DIR": str(tmp_path), "DATABASE_URL": "mysql://x"})
