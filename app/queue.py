@@ -155,8 +155,9 @@ class RedisQueue(JobQueue):
             trace = (result.exc_string if result else None) or ""
             lines = trace.strip().splitlines()
             when = result.created_at if result else job.ended_at
-            out.append(FailedJob(job.id, key, func, tuple(args), lines[-1] if lines else "",
-                                 trace, when))
+            out.append(
+                FailedJob(job.id, key, func, tuple(args), lines[-1] if lines else "", trace, when)
+            )
         return out
 
     def retry_failed(self, job_id: str) -> bool:

@@ -10,7 +10,7 @@ from flask import Flask
 
 from app.hub import Hub
 from app.queue import RedisQueue
-from jobs.sweeps import SWEEPS
+from jobs.sweeps import schedule
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ class Ticker:
 
     def __init__(self, hub: Hub, sweeps: dict[str, int] | None = None) -> None:
         self.hub = hub
-        self.sweeps = dict(SWEEPS if sweeps is None else sweeps)
+        self.sweeps = dict(schedule(hub.settings) if sweeps is None else sweeps)
         self._last: dict[str, float] = {}
 
     def tick(self) -> list[str]:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
+from app.config import Settings
 from app.db import utcnow
 from app.hub import hub
 from app.models import WebhookDelivery
@@ -44,14 +45,16 @@ def requeue_stuck_deliveries(batch: int = 500) -> int:
     return queued
 
 
-#: every sweep and how often it runs (seconds)
-SWEEPS: dict[str, int] = {
-    "jobs.sweeps.requeue_stuck_deliveries": 60,
-}
+def schedule(settings: Settings) -> dict[str, int]:
+    """Every sweep and how often it runs (seconds)."""
+    sweeps = {"jobs.sweeps.requeue_stuck_deliveries": 60}
+    if settings.api_keys.get("calcom"):
+        sweeps["jobs.catch_up.calcom_catch_up"] = settings.calcom_sweep_minutes * 60
+    return sweeps
 
 
 def run_all() -> dict[str, int]:
     """Run every sweep once, now."""
     from app.queue import resolve
 
-    return {name: int(resolve(name)() or 0) for name in SWEEPS}
+    return {name: int(resolve(name)() or 0) for name in schedule(hub().settings)}

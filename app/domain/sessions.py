@@ -81,6 +81,8 @@ def apply_change(db: Db, change: Change) -> Applied:
         return Applied(session.id, session.version)
 
     if _is_stale(session, change, link):
+        if not _diff(db, session, change, check=False):
+            return Applied(session.id, session.version)  # nothing it would change: a repeat
         _event(db, session, change, applied=False, data={"ignored": "older than current state"})
         log.info(
             "stale change ignored",
@@ -140,12 +142,11 @@ def _create(db: Db, change: Change) -> Applied:
     coach = ensure_coach(db, change.coach, change.source)
     session = Session(coach_id=coach.id, start_at=change.start_at, end_at=change.end_at)
     session.timezone = change.timezone or coach.timezone
-    session.status = ""  # set below; no transition check on creation
+    session.status = change.status or ("confirmed" if coach.auto_confirm else "requested")
     diff = _diff(db, session, change)
     for name, (_, new) in diff.items():
-        if name not in ("coach", "status"):
+        if name != "coach":
             setattr(session, name, new)
-    session.status = change.status or ("confirmed" if coach.auto_confirm else "requested")
     session.source = change.source
     _advance_clock(session, change)
     db.add(session)
@@ -209,7 +210,9 @@ def _wanted(db: Db, session: Session, change: Change) -> dict[str, Any]:
         want["guests"] = [{"email": g.email.lower(), "name": g.name} for g in change.guests]
     if change.coach is not None:
         want["coach"] = ensure_coach(db, change.coach, change.source).id
-    if change.status is not None:
+    # providers know bookings, not outcomes: "still booked" must not undo a recorded outcome
+    outcome_known = change.status == "confirmed" and session.status in ("completed", "no_show")
+    if change.status is not None and not outcome_known:
         want["status"] = change.status
         if change.status in ("cancelled", "rejected", "awaiting_reschedule"):
             want["cancellation_reason"] = change.cancellation_reason
@@ -222,19 +225,25 @@ def _wanted(db: Db, session: Session, change: Change) -> dict[str, Any]:
         for name in ("actual_start", "actual_end", "attended"):
             if getattr(att, name) is not None:
                 want[name] = getattr(att, name)
-        if att.no_show is not None:
-            want["attended"] = not att.no_show
-            if att.no_show and session.status in ("confirmed", "completed"):
-                want["status"] = "no_show"
-            elif not att.no_show and session.status == "no_show":
-                want["status"] = "completed"
+        status = want.get("status", session.status)
+        if att.no_show and status in ("confirmed", "completed", "no_show"):
+            want["attended"] = False
+            want["status"] = "no_show"
+        elif att.no_show is False and status == "no_show":
+            # an undone no-show mark (a false report) means the session did take place
+            want["attended"] = True
+            want["status"] = "completed"
     return want
 
 
-def _diff(db: Db, session: Session, change: Change) -> dict[str, tuple[Any, Any]]:
+def _diff(
+    db: Db, session: Session, change: Change, *, check: bool = True
+) -> dict[str, tuple[Any, Any]]:
     want = _wanted(db, session, change)
     current = {**session.__dict__, "coach": session.coach_id}
     diff = {k: (current.get(k), v) for k, v in want.items() if current.get(k) != v}
+    if not check:
+        return diff
     if "status" in diff and session.status:
         rescheduling = "start_at" in diff or "end_at" in diff
         check_move(session.status, diff["status"][1], rescheduling=rescheduling)

@@ -22,8 +22,9 @@ def hook() -> Iterator[TestHook]:
 
 def deliver(app: Flask, **fields: str) -> None:
     body = event(**fields)
-    resp = app.test_client().post("/webhooks/testhook", data=body,
-                                  headers=sign(body, "hook-secret-new"))
+    resp = app.test_client().post(
+        "/webhooks/testhook", data=body, headers=sign(body, "hook-secret-new")
+    )
     assert resp.status_code == 200
     drain(app)
 
@@ -44,7 +45,9 @@ def test_no_key_is_401_json(client: FlaskClient) -> None:
     assert client.get("/api/sessions", headers={"Authorization": "Basic x"}).status_code == 401
 
 
-def test_unknown_and_revoked_keys_are_401(app: Flask, client: FlaskClient, auth: dict[str, str]) -> None:
+def test_unknown_and_revoked_keys_are_401(
+    app: Flask, client: FlaskClient, auth: dict[str, str]
+) -> None:
     bad = client.get("/api/sessions", headers={"Authorization": "Bearer shk_nope"})
     assert bad.status_code == 401
     assert bad.json["error"] == "invalid_api_key"
@@ -64,8 +67,20 @@ def test_session_shape_and_search_by_external_id(
     assert session["coach"]["email"] == "coach@example.com"  # type: ignore[index]
     assert session["attendee"]["email"] == "client@example.com"  # type: ignore[index]
     assert session["links"][0]["external_id"] == "booking-1"  # type: ignore[index]
-    for key in ("id", "title", "kind", "end_at", "timezone", "meeting_url", "payment_status",
-                "version", "cancellation", "attendance", "created_at", "updated_at"):
+    for key in (
+        "id",
+        "title",
+        "kind",
+        "end_at",
+        "timezone",
+        "meeting_url",
+        "payment_status",
+        "version",
+        "cancellation",
+        "attendance",
+        "created_at",
+        "updated_at",
+    ):
         assert key in session
 
     found = client.get("/api/sessions?provider=testhook&external_id=booking-1", headers=auth)
@@ -80,8 +95,16 @@ def test_historical_external_id_still_finds_the_session(
     app: Flask, client: FlaskClient, auth: dict[str, str]
 ) -> None:
     deliver(app)
-    deliver(app, id="evt-2", uid="booking-2", previous="booking-1", at="2030-01-01T10:00:00Z",
-            start="2030-01-11T10:00:00Z", end="2030-01-11T11:00:00Z", event="rescheduled")
+    deliver(
+        app,
+        id="evt-2",
+        uid="booking-2",
+        previous="booking-1",
+        at="2030-01-01T10:00:00Z",
+        start="2030-01-11T10:00:00Z",
+        end="2030-01-11T11:00:00Z",
+        event="rescheduled",
+    )
     new = client.get("/api/sessions?external_id=booking-2", headers=auth).json["items"]
     old = client.get("/api/sessions?external_id=booking-1", headers=auth).json["items"]
     assert len(new) == len(old) == 1
@@ -92,12 +115,19 @@ def test_historical_external_id_still_finds_the_session(
     assert active == {"booking-1": False, "booking-2": True}
 
 
-def test_filters_and_cursor_pagination(app: Flask, client: FlaskClient, auth: dict[str, str]) -> None:
+def test_filters_and_cursor_pagination(
+    app: Flask, client: FlaskClient, auth: dict[str, str]
+) -> None:
     base = datetime(2030, 2, 1, 9, tzinfo=UTC)
     for i in range(5):
         start = base + timedelta(days=i)
-        deliver(app, id=f"e{i}", uid=f"b{i}", start=start.isoformat(),
-                end=(start + timedelta(hours=1)).isoformat())
+        deliver(
+            app,
+            id=f"e{i}",
+            uid=f"b{i}",
+            start=start.isoformat(),
+            end=(start + timedelta(hours=1)).isoformat(),
+        )
     seen: list[str] = []
     url = "/api/sessions?limit=2"
     while url:
@@ -107,8 +137,9 @@ def test_filters_and_cursor_pagination(app: Flask, client: FlaskClient, auth: di
         url = f"/api/sessions?limit=2&cursor={page['next']}" if page["next"] else ""
     assert seen == sorted(seen)
     assert len(seen) == 5
-    window = client.get("/api/sessions?from=2030-02-02T00:00:00Z&to=2030-02-04T00:00:00Z",
-                        headers=auth).json["items"]
+    window = client.get(
+        "/api/sessions?from=2030-02-02T00:00:00Z&to=2030-02-04T00:00:00Z", headers=auth
+    ).json["items"]
     assert [s["start_at"][:10] for s in window] == ["2030-02-02", "2030-02-03"]
     assert client.get("/api/sessions?status=cancelled", headers=auth).json["items"] == []
     bad = client.get("/api/sessions?status=nope", headers=auth)
@@ -132,8 +163,10 @@ def test_timeline_oldest_first(app: Flask, client: FlaskClient, auth: dict[str, 
 def test_invalid_transition_is_409(app: Flask, client: FlaskClient, auth: dict[str, str]) -> None:
     deliver(app)
     sid = only_session(client, auth)["id"]
-    assert client.post(f"/api/sessions/{sid}/cancel", json={"reason": "ill"},
-                       headers=auth).status_code == 200
+    assert (
+        client.post(f"/api/sessions/{sid}/cancel", json={"reason": "ill"}, headers=auth).status_code
+        == 200
+    )
     resp = client.post(f"/api/sessions/{sid}/confirm", headers=auth)
     assert resp.status_code == 409
     assert resp.json["error"] == "invalid_transition"
@@ -153,15 +186,23 @@ def test_attendee_cannot_cancel_inside_the_notice(
     assert resp.status_code == 403
     assert resp.json["error"] == "inside_cancellation_notice"
     assert resp.json["deadline"]
-    assert client.post(f"/api/sessions/{sid}/cancel", json={"by": "coach"},
-                       headers=auth).json["status"] == "cancelled"
+    assert (
+        client.post(f"/api/sessions/{sid}/cancel", json={"by": "coach"}, headers=auth).json[
+            "status"
+        ]
+        == "cancelled"
+    )
 
 
 def test_outcome(app: Flask, client: FlaskClient, auth: dict[str, str]) -> None:
     deliver(app)
     sid = only_session(client, auth)["id"]
-    assert client.post(f"/api/sessions/{sid}/outcome", json={"status": "bogus"},
-                       headers=auth).json["field"] == "status"
+    assert (
+        client.post(f"/api/sessions/{sid}/outcome", json={"status": "bogus"}, headers=auth).json[
+            "field"
+        ]
+        == "status"
+    )
     done = client.post(f"/api/sessions/{sid}/outcome", json={"status": "no_show"}, headers=auth)
     assert done.json["status"] == "no_show"
     fixed = client.post(f"/api/sessions/{sid}/outcome", json={"status": "completed"}, headers=auth)
@@ -169,35 +210,67 @@ def test_outcome(app: Flask, client: FlaskClient, auth: dict[str, str]) -> None:
 
 
 def test_coaches_crud(client: FlaskClient, auth: dict[str, str]) -> None:
-    made = client.post("/api/coaches", json={"email": "Ana@Example.com", "name": "Ana",
-                                             "timezone": "Europe/Paris"}, headers=auth)
+    made = client.post(
+        "/api/coaches",
+        json={"email": "Ana@Example.com", "name": "Ana", "timezone": "Europe/Paris"},
+        headers=auth,
+    )
     assert made.status_code == 201
     coach = made.json
     assert coach["email"] == "ana@example.com"
     assert coach["reminder_offsets_minutes"] == [1440, 60, 15]
-    dup = client.post("/api/coaches", json={"email": "ana@example.com", "timezone": "UTC"},
-                      headers=auth)
+    dup = client.post(
+        "/api/coaches", json={"email": "ana@example.com", "timezone": "UTC"}, headers=auth
+    )
     assert dup.status_code == 409
-    assert client.post("/api/coaches", json={"email": "b@x.io", "timezone": "Mars/Base"},
-                       headers=auth).json["field"] == "timezone"
-    assert client.post("/api/coaches", json={"email": "nope", "timezone": "UTC"},
-                       headers=auth).json["field"] == "email"
-    assert client.post("/api/coaches", data="[]", headers=auth,
-                       content_type="application/json").json["field"] == "body"
+    assert (
+        client.post(
+            "/api/coaches", json={"email": "b@x.io", "timezone": "Mars/Base"}, headers=auth
+        ).json["field"]
+        == "timezone"
+    )
+    assert (
+        client.post("/api/coaches", json={"email": "nope", "timezone": "UTC"}, headers=auth).json[
+            "field"
+        ]
+        == "email"
+    )
+    assert (
+        client.post("/api/coaches", data="[]", headers=auth, content_type="application/json").json[
+            "field"
+        ]
+        == "body"
+    )
     found = client.get("/api/coaches?email=ANA@example.com", headers=auth).json["items"]
     assert [c["id"] for c in found] == [coach["id"]]
-    patched = client.patch(f"/api/coaches/{coach['id']}", headers=auth, json={
-        "buffer_minutes": 15, "auto_confirm": False, "reminder_offsets_minutes": [15, 1440],
-        "timezone": "America/New_York"})
+    patched = client.patch(
+        f"/api/coaches/{coach['id']}",
+        headers=auth,
+        json={
+            "buffer_minutes": 15,
+            "auto_confirm": False,
+            "reminder_offsets_minutes": [15, 1440],
+            "timezone": "America/New_York",
+        },
+    )
     assert patched.status_code == 200
     assert patched.json["buffer_minutes"] == 15
     assert patched.json["reminder_offsets_minutes"] == [1440, 15]
-    assert client.patch(f"/api/coaches/{coach['id']}", json={"buffer_minutes": -1},
-                        headers=auth).json["field"] == "buffer_minutes"
-    assert client.patch(f"/api/coaches/{coach['id']}", json={"colour": "red"},
-                        headers=auth).json["field"] == "colour"
+    assert (
+        client.patch(f"/api/coaches/{coach['id']}", json={"buffer_minutes": -1}, headers=auth).json[
+            "field"
+        ]
+        == "buffer_minutes"
+    )
+    assert (
+        client.patch(f"/api/coaches/{coach['id']}", json={"colour": "red"}, headers=auth).json[
+            "field"
+        ]
+        == "colour"
+    )
     assert client.get(f"/api/coaches/{coach['id']}", headers=auth).json["timezone"] == (
-        "America/New_York")
+        "America/New_York"
+    )
     assert client.get("/api/coaches/not-a-uuid", headers=auth).status_code == 400
     missing = "00000000-0000-0000-0000-000000000000"
     assert client.get(f"/api/coaches/{missing}", headers=auth).status_code == 404

@@ -13,8 +13,11 @@ from app.cli import main
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"SESSIONHUB_VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
-            "REDIS_URL": ""}
+    return {
+        "SESSIONHUB_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
+        "REDIS_URL": "",
+    }
 
 
 def run(env: dict[str, str], *args: str) -> str:
@@ -26,9 +29,11 @@ def run(env: dict[str, str], *args: str) -> str:
 def test_migrate_then_api_keys(env: dict[str, str]) -> None:
     assert "up to date" in run(env, "migrate")
     key = run(env, "api-key", "create", "platform").strip().splitlines()[-1]
-    assert key.startswith("shk_") and len(key) > 40
+    assert key.startswith("shk_")
+    assert len(key) > 40
     listed = run(env, "api-key", "list")
-    assert "platform" in listed and "active" in listed
+    assert "platform" in listed
+    assert "active" in listed
     assert key not in listed
     assert "revoked platform" in run(env, "api-key", "revoke", "platform")
     assert "revoked" in run(env, "api-key", "list")
@@ -48,8 +53,12 @@ def test_sweep_and_replay(env: dict[str, str]) -> None:
 
 
 def test_bad_configuration_is_one_clear_line(tmp_path: Path) -> None:
-    env = {"SESSIONHUB_VAR_DIR": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:6379/0",
-           "SESSIONHUB_SECRET_KEY": "", "SESSIONHUB_ENCRYPTION_KEYS": ""}
+    env = {
+        "SESSIONHUB_VAR_DIR": str(tmp_path),
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "SESSIONHUB_SECRET_KEY": "",
+        "SESSIONHUB_ENCRYPTION_KEYS": "",
+    }
     result = CliRunner().invoke(main, ["migrate"], env=env)
     assert result.exit_code == 2
     assert "configuration error: SESSIONHUB_SECRET_KEY is required" in result.output

@@ -29,20 +29,27 @@ def test_production_requires_keys(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="SESSIONHUB_ENCRYPTION_KEYS is required"):
         load({**env, "SESSIONHUB_SECRET_KEY": "k"})
     with pytest.raises(ConfigError, match="entry 2 is not a valid Fernet key"):
-        load({**env, "SESSIONHUB_SECRET_KEY": "k",
-              "SESSIONHUB_ENCRYPTION_KEYS": f"{Fernet.generate_key().decode()},nope"})
+        load(
+            {
+                **env,
+                "SESSIONHUB_SECRET_KEY": "k",
+                "SESSIONHUB_ENCRYPTION_KEYS": f"{Fernet.generate_key().decode()},nope",
+            }
+        )
 
 
 def test_secrets_urls_and_database(tmp_path: Path) -> None:
     key = Fernet.generate_key().decode()
-    settings = load({
-        "SESSIONHUB_VAR_DIR": str(tmp_path),
-        "DATABASE_URL": "postgresql://u@db/hub",
-        "SESSIONHUB_ENCRYPTION_KEYS": key,
-        "SESSIONHUB_CALCOM_WEBHOOK_SECRET": "new, old",
-        "SESSIONHUB_DAILY_API_URL": "http://127.0.0.1:9000/daily/",
-        "SESSIONHUB_PUBLIC_URL": "https://hub.example.com/",
-    })
+    settings = load(
+        {
+            "SESSIONHUB_VAR_DIR": str(tmp_path),
+            "DATABASE_URL": "postgresql://u@db/hub",
+            "SESSIONHUB_ENCRYPTION_KEYS": key,
+            "SESSIONHUB_CALCOM_WEBHOOK_SECRET": "new, old",
+            "SESSIONHUB_DAILY_API_URL": "http://127.0.0.1:9000/daily/",
+            "SESSIONHUB_PUBLIC_URL": "https://hub.example.com/",
+        }
+    )
     assert settings.database_url == "postgresql+psycopg://u@db/hub"
     assert settings.webhook_secrets == {"calcom": ("new", "old")}
     assert settings.api_url("daily") == "http://127.0.0.1:9000/daily"

@@ -15,7 +15,8 @@ def test_readyz_reports_each_dependency(client: FlaskClient) -> None:
     resp = client.get("/readyz")
     assert resp.status_code == 200
     checks = resp.json["checks"]
-    assert checks["database"]["ok"] and checks["queue"]["ok"]
+    assert checks["database"]["ok"]
+    assert checks["queue"]["ok"]
     assert checks["queue"]["backend"] == "in-process"
     assert isinstance(checks["database"]["ms"], float | int)
 

@@ -25,8 +25,11 @@ def free_port() -> int:
 
 @pytest.fixture
 def hub_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESSIONHUB_", "DATABASE_URL",
-                                                                      "REDIS_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SESSIONHUB_", "DATABASE_URL", "REDIS_URL"))
+    }
     env["SESSIONHUB_VAR_DIR"] = str(tmp_path / "var")
     return env
 
@@ -35,8 +38,13 @@ def hub_env(tmp_path: Path) -> dict[str, str]:
 def served(hub_env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     subprocess.run([BIN / "sessionhub", "migrate"], env=hub_env, check=True, capture_output=True)
     port = free_port()
-    proc = subprocess.Popen([BIN / "sessionhub", "serve", "--port", str(port)], env=hub_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [BIN / "sessionhub", "serve", "--port", str(port)],
+        env=hub_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -59,11 +67,21 @@ def test_newcomer_can_serve_create_a_key_and_call_the_api(
     ready = requests.get(f"{base}/readyz", timeout=5)
     assert ready.status_code == 200
     assert ready.json()["checks"]["queue"]["backend"] == "in-process"
-    key = subprocess.run([BIN / "sessionhub", "api-key", "create", "newcomer"], env=hub_env,
-                         check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    key = (
+        subprocess.run(
+            [BIN / "sessionhub", "api-key", "create", "newcomer"],
+            env=hub_env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert requests.get(f"{base}/api/sessions", timeout=5).status_code == 401
-    listed = requests.get(f"{base}/api/sessions", headers={"Authorization": f"Bearer {key}"},
-                          timeout=5)
+    listed = requests.get(
+        f"{base}/api/sessions", headers={"Authorization": f"Bearer {key}"}, timeout=5
+    )
     assert listed.status_code == 200
     assert listed.json() == {"items": [], "next": None}
     proc.terminate()
