@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint typecheck unit clean
+.PHONY: install serve test lint typecheck unit demo clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,6 +17,9 @@ install: $(STAMP)
 serve: install
 	$(BIN)/sessionhub migrate
 	$(BIN)/sessionhub serve
+
+demo: install
+	$(BIN)/sessionhub demo
 
 lint: install
 	$(BIN)/ruff check .

@@ -45,7 +45,7 @@ def create_app(settings: config_module.Settings | None = None, **options: Any) -
         )
     else:
         assert settings.redis_url is not None  # noqa: S101 - embedded is "no redis_url"
-        queue = RedisQueue(settings.redis_url, settings.job_retry_intervals)
+        queue = RedisQueue(settings.redis_url, settings.job_retry_intervals, settings.queue_name)
     hub = Hub(
         settings=settings,
         db=Database(settings.database_url),

@@ -85,6 +85,23 @@ def sweep() -> None:
     click.echo(json.dumps(results))
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def sandbox(ctx: click.Context) -> None:
+    """Run the provider sandbox (loopback Cal.com and Daily); --help lists its options."""
+    from connectors.sandbox.__main__ import main as sandbox_main
+
+    sandbox_main(list(ctx.args))
+
+
+@main.command()
+def demo() -> None:
+    """Play a booking → reschedule → call → cancel story against the sandbox."""
+    from app.demo import run_demo
+
+    run_demo(click.echo)
+
+
 @main.group("api-key")
 def api_key() -> None:
     """Create, list and revoke API keys."""

@@ -43,6 +43,7 @@ class Settings:
     calcom_sweep_minutes: int = 10
     log_format: str = "text"
     job_retry_intervals: tuple[int, ...] = (5, 30, 120, 600, 1800)
+    queue_name: str = "sessionhub"
     testing: bool = False
 
     @property
@@ -137,4 +138,5 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
         var_dir=var_dir,
         calcom_sweep_minutes=sweep_minutes,
         log_format=env.get("SESSIONHUB_LOG_FORMAT", "text"),
+        queue_name=env.get("SESSIONHUB_QUEUE_NAME", "sessionhub"),
     )

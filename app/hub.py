@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from flask import current_app
 
@@ -11,6 +12,8 @@ from app.config import Settings
 from app.crypto import Crypto
 from app.db import Database
 from app.queue import JobQueue
+from connectors import REGISTRY
+from connectors.base import Outbound
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,25 @@ class Hub:
     db: Database
     queue: JobQueue
     crypto: Crypto
+    _writers: dict[str, Outbound | None] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def writable(self) -> frozenset[str]:
+        """Providers the hub writes to with its own credentials (API keys configured)."""
+        return frozenset(slug for slug in REGISTRY if self.outbound(slug) is not None)
+
+    def outbound(self, provider: str) -> Outbound | None:
+        """The writer for a provider (one per process), or None when it is not configured."""
+        if provider not in self._writers:
+            connector = REGISTRY.get(provider)
+            self._writers[provider] = (
+                connector.outbound(
+                    self.settings.api_url(provider), self.settings.api_keys.get(provider)
+                )
+                if connector
+                else None
+            )
+        return self._writers[provider]
 
     def enqueue(self, key: str, func: str, *args: object, delay: float = 0) -> bool:
         """Enqueue, logging (not raising) when the queue is down: the sweeps re-enqueue."""

@@ -67,6 +67,7 @@ class Coach(SQLModel, table=True):
     calendar_delete_policy: str = Field(default="flag", max_length=16)
     calcom_user_id: str | None = Field(default=None, max_length=64)
     calcom_username: str | None = Field(default=None, max_length=200)
+    calcom_event_type_id: int | None = None
     created_at: datetime = _created()
     updated_at: datetime = _created()
 

@@ -26,7 +26,6 @@ from app.db import utcnow
 
 log = logging.getLogger(__name__)
 
-PENDING_PREFIX = "sessionhub:pending:"
 _JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 QUEUE_NAME = "sessionhub"
 DEFAULT_RETRY_INTERVALS = (5, 30, 120, 600, 1800)
@@ -98,19 +97,27 @@ class RedisQueue(JobQueue):
     """RQ on Redis; workers run `sessionhub worker`."""
 
     def __init__(
-        self, url: str, retry_intervals: tuple[int, ...] = DEFAULT_RETRY_INTERVALS
+        self,
+        url: str,
+        retry_intervals: tuple[int, ...] = DEFAULT_RETRY_INTERVALS,
+        name: str = QUEUE_NAME,
     ) -> None:
         from redis import Redis
         from rq import Queue
 
         self.redis = Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
-        self.queue = Queue(QUEUE_NAME, connection=self.redis)
+        self.name = name
+        self.queue = Queue(name, connection=self.redis)
         self.retry_intervals = retry_intervals
+
+    def key(self, *parts: str) -> str:
+        """A Redis key in this queue's namespace (several hubs may share one Redis)."""
+        return ":".join((self.name, *parts))
 
     def enqueue(self, key: str, func: str, *args: Any, delay: float = 0) -> bool:
         from rq import Retry
 
-        if not self.redis.set(PENDING_PREFIX + key, "1", nx=True, ex=24 * 3600):
+        if not self.redis.set(self.key("pending", key), "1", nx=True, ex=24 * 3600):
             return False
         options: dict[str, Any] = {
             "job_id": f"{_JOB_ID_UNSAFE.sub('_', key)}-{uuid.uuid4().hex[:12]}",
@@ -130,12 +137,12 @@ class RedisQueue(JobQueue):
             else:
                 self.queue.enqueue("jobs.runner.run", key, func, *args, **options)
         except BaseException:
-            self.redis.delete(PENDING_PREFIX + key)
+            self.redis.delete(self.key("pending", key))
             raise
         return True
 
     def started(self, key: str) -> None:
-        self.redis.delete(PENDING_PREFIX + key)
+        self.redis.delete(self.key("pending", key))
 
     def ping(self) -> None:
         self.redis.ping()

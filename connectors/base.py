@@ -96,6 +96,12 @@ class Change:
     links: tuple[LinkRef, ...] = ()
     sequence: int | None = None
     timeline_only: bool = False
+    #: the provider's version marker of the object this change was read from (etag,
+    #: changeKey); equal to what the hub last wrote means the change is our own echo
+    remote_version: str | None = None
+    #: facts that merge in any order (call attendance: earliest start, latest end); such a
+    #: change bypasses the per-source ordering clock
+    commutative: bool = False
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -117,6 +123,77 @@ class Reply:
     status: int
     body: str = ""
     content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """What the hub wants a provider to hold for one session (read-only, canonical)."""
+
+    id: str
+    version: int
+    status: str
+    title: str
+    start_at: datetime
+    end_at: datetime
+    timezone: str
+    kind: str
+    coach_email: str
+    coach_name: str
+    attendee_email: str
+    attendee_name: str
+    meeting_url: str | None = None
+    location: str | None = None
+    notes: str | None = None
+    attendee_timezone: str | None = None
+    cancellation_reason: str | None = None
+    #: provider settings of the coach (e.g. `calcom_event_type_id`)
+    coach_settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def live(self) -> bool:
+        """Whether the session should exist at providers (not cancelled or rejected)."""
+        return self.status not in ("cancelled", "rejected")
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """What the hub last knew of the session's object at one provider."""
+
+    external_id: str | None
+    remote_version: str | None = None
+    synced_version: int = 0
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """A provider object after a write: its id, version marker and what the hub should keep."""
+
+    external_id: str
+    remote_version: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    #: a join URL the provider assigned (a Daily room's URL) to write back to the session
+    meeting_url: str | None = None
+
+
+class Outbound(ABC):
+    """Writes one session to one provider; each method is one idempotent provider call.
+
+    create must be safe to repeat after a crash (a deterministic id, an idempotency key, or a
+    lookup before create); delete treats "already gone" as done.
+    """
+
+    @abstractmethod
+    def create(self, session: SessionView) -> PushResult:
+        """Create the provider object for a session."""
+
+    @abstractmethod
+    def update(self, session: SessionView, link: LinkState) -> PushResult:
+        """Bring the provider object in line with the session."""
+
+    @abstractmethod
+    def delete(self, session: SessionView, link: LinkState) -> None:
+        """Remove (or cancel) the provider object."""
 
 
 class Connector(ABC):
@@ -146,3 +223,11 @@ class Connector(ABC):
     @abstractmethod
     def parse(self, raw: bytes, headers: Headers) -> InboundEvent:
         """Turn a verified body into canonical changes; raise InvalidPayload(reason)."""
+
+    def is_echo(self, change: Change, link: LinkState) -> bool:
+        """Whether a change only reports the hub's own last write to this provider."""
+        return change.remote_version is not None and change.remote_version == link.remote_version
+
+    def outbound(self, api_url: str, api_key: str | None) -> Outbound | None:
+        """The writer for this provider, or None when the hub does not write to it."""
+        return None

@@ -17,6 +17,7 @@ from app.domain.sessions import apply_change
 from app.errors import HubError
 from app.hub import hub
 from app.kv import read_value, write_value
+from app.sync import dispatch, plan
 from connectors.calcom.client import CalcomClient
 from connectors.calcom.mapping import booking_to_change
 from connectors.errors import AuthError, InvalidPayload
@@ -64,6 +65,8 @@ def _catch_up_one(client: CalcomClient, cursor_name: str) -> int:
             try:
                 with h.db.session() as db:
                     applied = apply_change(db, change)
+                    providers = plan(db, h, applied)
+                dispatch(h, applied.session_id, providers)
             except HubError as err:
                 failed += 1
                 log.warning(

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session as Db
 
 import connectors
 from app.db import utcnow
-from app.domain.sessions import Applied, apply_change
+from app.domain.sessions import Applied, apply_change, find_link
 from app.errors import HubError, SessionNotFound
 from app.hub import hub
 from app.models import WebhookDelivery
+from app.sync import dispatch, plan
+from connectors.base import Change, Connector, LinkState
 from connectors.errors import InvalidPayload, TransientError
 
 log = logging.getLogger(__name__)
@@ -43,10 +46,16 @@ def ingest_delivery(delivery_id: int, replay: bool = False) -> str:
         return _finish(delivery_id, "ignored", f"{event.event_type} is not used by the hub")
 
     results: list[Applied] = []
+    to_sync: list[tuple[Applied, tuple[str, ...]]] = []
     try:
         with h.db.session() as db:
             for change in event.changes:
-                results.append(apply_change(db, change))
+                if _is_echo(db, connector, change):
+                    log.info("echo of our own write dropped", extra=ctx)
+                    continue
+                applied = apply_change(db, change)
+                results.append(applied)
+                to_sync.append((applied, plan(db, h, applied)))
             row = db.get(WebhookDelivery, delivery_id)
             if row is not None:
                 row.state, row.processed_at, row.last_error = "processed", utcnow(), None
@@ -60,6 +69,8 @@ def ingest_delivery(delivery_id: int, replay: bool = False) -> str:
     except HubError as err:
         log.warning("change refused", extra={**ctx, "reason": err.message})
         return _finish(delivery_id, "failed", f"{err.code}: {err.message}")
+    for applied, providers in to_sync:
+        dispatch(h, applied.session_id, providers)
     for applied in results:
         log.info(
             "change applied",
@@ -72,6 +83,16 @@ def ingest_delivery(delivery_id: int, replay: bool = False) -> str:
             },
         )
     return "processed"
+
+
+def _is_echo(db: Db, connector: Connector, change: Change) -> bool:
+    if change.remote_version is None or not change.external_id:
+        return False
+    link = find_link(db, change.source, change.external_id)
+    if link is None:
+        return False
+    state = LinkState(link.external_id, link.remote_version, link.synced_version, dict(link.data))
+    return connector.is_echo(change, state)
 
 
 def _finish(delivery_id: int, state: str, error: str | None) -> str:

@@ -36,7 +36,7 @@ class Ticker:
         queue = self.hub.queue
         if isinstance(queue, RedisQueue):
             try:
-                return bool(queue.redis.set(f"sessionhub:tick:{name}", "1", nx=True, ex=period))
+                return bool(queue.redis.set(queue.key("tick", name), "1", nx=True, ex=period))
             except Exception:  # noqa: BLE001 - Redis down: nothing to enqueue into anyway
                 return False
         now = time.monotonic()

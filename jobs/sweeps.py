@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from app.config import Settings
 from app.db import utcnow
 from app.hub import hub
-from app.models import WebhookDelivery
+from app.models import ProviderLink, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,48 @@ def requeue_stuck_deliveries(batch: int = 500) -> int:
     return queued
 
 
+def requeue_pending_links(batch: int = 500) -> int:
+    """Enqueue reconciliation for links left pending (their job was lost or the queue was down)."""
+    h = hub()
+    cutoff = utcnow() - timedelta(seconds=h.settings.stuck_after_seconds)
+    with h.db.session() as db:
+        rows = list(
+            db.exec(
+                select(ProviderLink.session_id, ProviderLink.provider)
+                .where(
+                    ProviderLink.state == "pending",
+                    ProviderLink.active,
+                    ProviderLink.updated_at < cutoff,
+                    col(ProviderLink.provider).in_(h.writable),
+                )
+                .order_by(col(ProviderLink.updated_at))
+                .limit(batch)
+            )
+        )
+    queued = sum(
+        1
+        for session_id, provider in rows
+        if h.enqueue(
+            f"reconcile:{provider}:{session_id}",
+            "jobs.reconcile.reconcile",
+            str(session_id),
+            provider,
+        )
+    )
+    if rows:
+        log.info("pending links re-enqueued", extra={"found": len(rows), "queued": queued})
+    return queued
+
+
 def schedule(settings: Settings) -> dict[str, int]:
     """Every sweep and how often it runs (seconds)."""
-    sweeps = {"jobs.sweeps.requeue_stuck_deliveries": 60}
+    sweeps = {
+        "jobs.sweeps.requeue_stuck_deliveries": 60,
+        "jobs.sweeps.requeue_pending_links": 60,
+    }
+    if settings.api_keys.get("daily"):
+        sweeps["jobs.attendance.daily_watchdog"] = 300
+        sweeps["jobs.attendance.derive_attendance"] = 300
     if settings.api_keys.get("calcom"):
         sweeps["jobs.catch_up.calcom_catch_up"] = settings.calcom_sweep_minutes * 60
     return sweeps

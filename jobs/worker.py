@@ -6,7 +6,7 @@ import logging
 
 from app import create_app
 from app.hub import hub
-from app.queue import QUEUE_NAME, RedisQueue
+from app.queue import RedisQueue
 from jobs.schedule import start_thread
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def work(burst: bool = False) -> None:
             )
         stop = start_thread(app, h)
         try:
-            worker = Worker([QUEUE_NAME], connection=h.queue.redis)
+            worker = Worker([h.queue.queue], connection=h.queue.redis)
             worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
         finally:
             stop.set()

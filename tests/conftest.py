@@ -111,6 +111,7 @@ def settings_for(
         "webhook_secrets": dict(SECRETS),
         "var_dir": tmp_path,
         "job_retry_intervals": (0, 0),
+        "queue_name": QUEUE_NAME,
         "testing": True,
     }
     values.update(extra)
@@ -118,6 +119,25 @@ def settings_for(
 
 
 AppFactory = Callable[..., Flask]
+
+#: this run's own queue namespace: concurrent test runs on one Redis never meet
+QUEUE_NAME = f"test-{uuid.uuid4().hex[:8]}"
+
+
+def _clear_namespace(queue: RedisQueue) -> None:
+    """Empty this run's queue, its registries and its keys (never the whole database)."""
+    queue.queue.empty()
+    for registry in (
+        queue.queue.failed_job_registry,
+        queue.queue.scheduled_job_registry,
+        queue.queue.started_job_registry,
+        queue.queue.deferred_job_registry,
+    ):
+        for job_id in registry.get_job_ids():
+            registry.remove(job_id, delete_job=True)
+    keys = list(queue.redis.scan_iter(match=queue.key("*"), count=500))
+    if keys:
+        queue.redis.delete(*keys)
 
 
 @pytest.fixture
@@ -133,7 +153,7 @@ def make_app(tmp_path: Path) -> Iterator[AppFactory]:
             _truncate(hub)
         if redis_url == services.REDIS_URL and redis_url not in flushed:
             assert isinstance(hub.queue, RedisQueue)
-            hub.queue.redis.flushdb()
+            _clear_namespace(hub.queue)
             flushed.add(redis_url)
         made.append(app)
         return app

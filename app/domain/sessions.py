@@ -76,7 +76,8 @@ def apply_change(db: Db, change: Change) -> Applied:
         return _create(db, change)
 
     if change.timeline_only:
-        _event(db, session, change, applied=True, data={})
+        if not _already_on_timeline(db, session, change):
+            _event(db, session, change, applied=True, data={})
         _learn_links(db, session, change)
         return Applied(session.id, session.version)
 
@@ -121,6 +122,8 @@ def mark_links(db: Db, session: Session, source: str) -> tuple[str, ...]:
             link.synced_version = session.version
             link.state = "synced"
             link.last_error = None
+        elif link.data.get("managed") is False:
+            continue
         else:
             link.state = "pending"
             pending.append(link.provider)
@@ -157,7 +160,22 @@ def _create(db: Db, change: Change) -> Applied:
     return Applied(session.id, session.version, changed=True, created=True, pending=pending)
 
 
+def _already_on_timeline(db: Db, session: Session, change: Change) -> bool:
+    """A fact with its own identity (one participant's join) is recorded once."""
+    key = change.detail.get("session_id")
+    if not key:
+        return False
+    events = db.exec(
+        select(SessionEvent).where(
+            SessionEvent.session_id == session.id, SessionEvent.kind == change.event
+        )
+    )
+    return any(e.data.get("detail", {}).get("session_id") == key for e in events)
+
+
 def _is_stale(session: Session, change: Change, link: ProviderLink | None) -> bool:
+    if change.commutative:  # merged facts (call attendance): order does not matter
+        return False
     # a change about an id the session has moved away from (a pre-reschedule Cal.com uid)
     if link is not None and not link.active and change.external_id == link.external_id:
         return True
@@ -166,6 +184,8 @@ def _is_stale(session: Session, change: Change, link: ProviderLink | None) -> bo
 
 
 def _advance_clock(session: Session, change: Change) -> None:
+    if change.commutative:
+        return
     seen = session.source_clock.get(change.source)
     if seen is None or change.occurred_at > datetime.fromisoformat(seen):
         session.source_clock = {
@@ -222,9 +242,15 @@ def _wanted(db: Db, session: Session, change: Change) -> dict[str, Any]:
                 want["cancelled_at"] = change.occurred_at
     if change.attendance is not None:
         att = change.attendance
-        for name in ("actual_start", "actual_end", "attended"):
-            if getattr(att, name) is not None:
-                want[name] = getattr(att, name)
+        # a call may drop and restart: the earliest start and the latest end win
+        if att.actual_start is not None:
+            known = session.actual_start
+            want["actual_start"] = min(known, att.actual_start) if known else att.actual_start
+        if att.actual_end is not None:
+            known = session.actual_end
+            want["actual_end"] = max(known, att.actual_end) if known else att.actual_end
+        if att.attended is not None:
+            want["attended"] = att.attended
         status = want.get("status", session.status)
         if att.no_show and status in ("confirmed", "completed", "no_show"):
             want["attended"] = False
@@ -256,13 +282,15 @@ def _diff(
 
 def _learn_links(db: Db, session: Session, change: Change) -> None:
     """Record the provider ids this change names; a replaced id stays linked as history."""
-    refs: list[tuple[str, str, bool]] = []
+    # (provider, id, active, managed): ids another system owns (a Cal Video room, a Stripe
+    # payment) are linked for lookup only and never written by the hub
+    refs: list[tuple[str, str, bool, bool]] = []
     if change.external_id:
-        refs.append((change.source, change.external_id, True))
+        refs.append((change.source, change.external_id, True, True))
     if change.previous_external_id and change.previous_external_id != change.external_id:
-        refs.append((change.source, change.previous_external_id, False))
-    refs += [(r.provider, r.external_id, True) for r in change.links]
-    for provider, external_id, active in refs:
+        refs.append((change.source, change.previous_external_id, False, True))
+    refs += [(r.provider, r.external_id, True, False) for r in change.links]
+    for provider, external_id, active, managed in refs:
         link = find_link(db, provider, external_id)
         if link is None:
             if active:  # one active link per provider: the newest id wins
@@ -272,8 +300,9 @@ def _learn_links(db: Db, session: Session, change: Change) -> None:
                 provider=provider,
                 external_id=external_id,
                 active=active,
-                synced_version=session.version if provider == change.source else 0,
-                state="synced" if provider == change.source or not active else "pending",
+                synced_version=session.version,
+                state="synced",
+                data={} if managed else {"managed": False},
             )
         elif link.session_id != session.id:
             log.warning(

@@ -123,11 +123,17 @@ class CalcomClient:
         return self._booking(self._call("GET", self._booking_path(uid)), uid)
 
     def list_bookings(
-        self, after_updated_at: datetime | None = None, take: int = 100
+        self,
+        after_updated_at: datetime | None = None,
+        take: int = 100,
+        *,
+        attendee_email: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every booking updated after a moment, oldest update first, paging with take/skip."""
         take = max(1, min(take, MAX_TAKE))
         params: dict[str, Any] = {"take": take, "sortUpdatedAt": "asc"}
+        if attendee_email:
+            params["attendeeEmail"] = attendee_email
         if after_updated_at is not None:
             params["afterUpdatedAt"] = iso_utc(after_updated_at)
         skip = 0

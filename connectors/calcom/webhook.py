@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
-from connectors.base import Connector, Headers, InboundEvent, body_digest
+from connectors.base import Connector, Headers, InboundEvent, Outbound, body_digest
 from connectors.calcom import const
+from connectors.calcom.client import CalcomClient
 from connectors.calcom.mapping import to_changes
 from connectors.errors import InvalidPayload, InvalidSignature
 from connectors.signing import hmac_sha256, match_any
@@ -119,3 +120,11 @@ class CalcomConnector(Connector):
     def parse(self, raw: bytes, headers: Headers) -> InboundEvent:
         """Turn a verified body into canonical changes; raise InvalidPayload(reason)."""
         return parse(raw, headers)
+
+    def outbound(self, api_url: str, api_key: str | None) -> Outbound | None:
+        """The Cal.com writer, when an API key is configured."""
+        if not api_key:
+            return None
+        from connectors.calcom.outbound import CalcomOutbound
+
+        return CalcomOutbound(CalcomClient(api_key.split(",")[0].strip(), api_url))

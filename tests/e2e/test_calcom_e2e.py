@@ -55,9 +55,9 @@ def web(hub_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     try:
         for _ in range(150):
             try:
-                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                if requests.get(f"{base}/readyz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.1)
         else:
             proc.terminate()
@@ -98,13 +98,14 @@ def test_reschedule_chain_through_the_running_hub(web: str, hub_env: dict[str, s
         assert post(web, body).status_code == 200
     assert post(web, chain[0]).json()["status"] == "duplicate"
 
-    subprocess.run(
+    worker = subprocess.run(
         [BIN / "sessionhub", "worker", "--burst"],
         env=hub_env,
-        check=True,
         capture_output=True,
+        text=True,
         timeout=120,
     )
+    assert worker.returncode == 0, worker.stderr[-3000:]
     key = (
         subprocess.run(
             [BIN / "sessionhub", "api-key", "create", "e2e"],
@@ -125,8 +126,15 @@ def test_reschedule_chain_through_the_running_hub(web: str, hub_env: dict[str, s
             headers=auth,
             timeout=5,
         )
-        [item] = resp.json()["items"]
-        found[uid] = item
+        items = resp.json()["items"]
+        if len(items) != 1:
+            everything = requests.get(f"{web}/api/sessions", headers=auth, timeout=5).json()
+            states = requests.get(f"{web}/api/deliveries", headers=auth, timeout=5).json()
+            pytest.fail(
+                f"{uid}: {items}\nsessions={everything}\ndeliveries={states}\n"
+                f"worker={worker.stderr[-8000:]}"
+            )
+        found[uid] = items[0]
     assert len({s["id"] for s in found.values()}) == 1
     session = found["e2e-3"]
     assert (session["status"], session["version"]) == ("confirmed", 4)

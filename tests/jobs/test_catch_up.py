@@ -154,4 +154,7 @@ def test_catch_up_is_scheduled_only_with_an_api_key(
     plain = make_app(db_url)
     assert "jobs.catch_up.calcom_catch_up" not in schedule(hub_of(plain).settings)
     with plain.app_context():
-        assert run_all() == {"jobs.sweeps.requeue_stuck_deliveries": 0}
+        assert run_all() == {
+            "jobs.sweeps.requeue_stuck_deliveries": 0,
+            "jobs.sweeps.requeue_pending_links": 0,
+        }

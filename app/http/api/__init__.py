@@ -24,4 +24,4 @@ def _require_key() -> None:
     g.api_key = key
 
 
-from app.http.api import coaches, deliveries, sessions  # noqa: E402,F401  (routes)
+from app.http.api import calls, coaches, deliveries, jobs, sessions  # noqa: E402,F401  (routes)

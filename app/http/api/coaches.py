@@ -77,6 +77,11 @@ def _apply_policies(coach: Coach, data: dict[str, Any]) -> None:
             if not isinstance(data[key], bool):
                 raise ValidationFailed(f"{key} must be true or false", field=key)
             setattr(coach, key, data[key])
+    if "calcom_event_type_id" in data:
+        value = data["calcom_event_type_id"]
+        coach.calcom_event_type_id = (
+            None if value is None else as_int(value, "calcom_event_type_id", low=1, high=2**31 - 1)
+        )
     if "calendar_delete_policy" in data:
         if data["calendar_delete_policy"] not in ("flag", "cancel"):
             raise ValidationFailed(

@@ -21,6 +21,7 @@ from app.http.api.params import (
 from app.http.api.views import event_json, sessions_json
 from app.hub import hub
 from app.models import SESSION_STATUSES, ProviderLink, Session, SessionEvent
+from app.sync import dispatch, plan
 
 
 @bp.get("/sessions")
@@ -105,7 +106,9 @@ def _status_route(session_id: str, status: str) -> tuple[Response, int]:
     sid = as_uuid(session_id, "session_id")
     h = hub()
     with h.db.session() as db:
-        change_status(db, sid, status, by=by, reason=reason, notes=notes)
+        applied = change_status(db, sid, status, by=by, reason=reason, notes=notes)
+        providers = plan(db, h, applied)
+    dispatch(h, sid, providers)
     with h.db.session() as db:
         session = db.get(Session, sid)
         assert session is not None  # noqa: S101 - just changed it

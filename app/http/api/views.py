@@ -30,6 +30,7 @@ def coach_json(coach: Coach) -> dict[str, Any]:
         "requires_payment": coach.requires_payment,
         "calendar_delete_policy": coach.calendar_delete_policy,
         "calcom_username": coach.calcom_username,
+        "calcom_event_type_id": coach.calcom_event_type_id,
         "created_at": iso(coach.created_at),
         "updated_at": iso(coach.updated_at),
     }

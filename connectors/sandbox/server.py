@@ -1,0 +1,190 @@
+"""The sandbox Flask app (one blueprint per provider plus the control plane) and its server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from types import TracebackType
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from connectors.sandbox import actions, calcom, control, daily
+from connectors.sandbox.api import ApiError, ProviderApi, Sandbox, current
+from connectors.sandbox.faults import FaultInjector
+from connectors.sandbox.state import SandboxConfig, SandboxState
+from connectors.sandbox.webhooks import WebhookSender
+
+#: the emulated providers; Google Calendar and Microsoft Graph join here as further modules
+PROVIDERS: tuple[ProviderApi, ...] = (daily.PROVIDER, calcom.PROVIDER)
+
+
+def _gate() -> Response | None:
+    """Faults first (they stand for the provider's edge), then the provider's API key check."""
+    sb = current()
+    provider = sb.provider_for(request.path)
+    if provider is None:
+        return None
+    path = provider.relative(request.path)
+    fault = sb.faults.check(provider.slug, request.method, path, request.path)
+    if fault is not None:
+        g.sandbox_fault = True
+        after = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+        return provider.render(ApiError(fault.status, headers=after))
+    key = sb.config.api_keys.get(provider.slug)
+    refused = provider.authenticate(request.headers.get("Authorization"), key)
+    return provider.render(refused) if refused is not None else None
+
+
+def _log(response: Response) -> Response:
+    """Record every provider call (not control-plane calls) with the status it got."""
+    sb = current()
+    provider = sb.provider_for(request.path)
+    if provider is not None:
+        raw = request.get_data(cache=True)
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        sb.state.log_request(
+            provider=provider.slug,
+            method=request.method,
+            path=provider.relative(request.path),
+            query=request.args.to_dict(),
+            status=response.status_code,
+            body=body,
+            fault=bool(g.get("sandbox_fault", False)),
+        )
+    return response
+
+
+def _api_error(err: ApiError) -> Response:
+    provider = current().provider_for(request.path)
+    return provider.render(err) if provider is not None else control.render(err)
+
+
+def _http_error(err: HTTPException) -> Response:
+    return _api_error(ApiError(err.code or 500, err.description))
+
+
+def create_sandbox(
+    config: SandboxConfig | None = None, providers: tuple[ProviderApi, ...] = PROVIDERS
+) -> Flask:
+    """The sandbox app: providers at their prefixes, the control plane at /_sandbox."""
+    config = config or SandboxConfig()
+    app = Flask(__name__)
+    state = SandboxState(config)
+    sandbox = Sandbox(config, state, FaultInjector(), WebhookSender(state), providers)
+    app.extensions["sandbox"] = sandbox
+    for provider in providers:
+        app.register_blueprint(provider.blueprint, url_prefix=provider.prefix)
+    app.register_blueprint(control.blueprint, url_prefix=control.PREFIX)
+    app.register_blueprint(actions.blueprint, url_prefix=control.PREFIX)
+    app.before_request(_gate)
+    app.after_request(_log)
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def sandbox_of(app: Flask) -> Sandbox:
+    """The Sandbox behind an app made by create_sandbox."""
+    found: Sandbox = app.extensions["sandbox"]
+    return found
+
+
+class RunningSandbox:
+    """A sandbox served on loopback from a daemon thread; a context manager."""
+
+    def __init__(self, app: Flask, server: BaseWSGIServer, thread: threading.Thread) -> None:
+        self.app = app
+        self.server = server
+        self.thread = thread
+        self.sandbox = sandbox_of(app)
+        host = server.host if ":" not in server.host else f"[{server.host}]"
+        self.url = f"http://{host}:{server.port}"
+
+    @property
+    def state(self) -> SandboxState:
+        """The shared in-memory state (rooms, tokens, meetings, bookings, logs, outbox)."""
+        return self.sandbox.state
+
+    @property
+    def faults(self) -> FaultInjector:
+        """The fault injector."""
+        return self.sandbox.faults
+
+    @property
+    def webhooks(self) -> WebhookSender:
+        """The webhook sender (flush() waits for background deliveries)."""
+        return self.sandbox.webhooks
+
+    @property
+    def daily_api_url(self) -> str:
+        """SESSIONHUB_DAILY_API_URL for the hub."""
+        return f"{self.url}{daily.PROVIDER.prefix}"
+
+    @property
+    def calcom_api_url(self) -> str:
+        """SESSIONHUB_CALCOM_API_URL for the hub."""
+        return f"{self.url}{calcom.PROVIDER.prefix}"
+
+    def hub_env(self) -> dict[str, str]:
+        """The SESSIONHUB_* variables that point a hub at this sandbox."""
+        return hub_env(self.url, self.sandbox.config)
+
+    def stop(self) -> None:
+        """Stop serving, close the socket and the webhook thread."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+        self.sandbox.webhooks.close()
+
+    def __enter__(self) -> RunningSandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def hub_env(url: str, config: SandboxConfig) -> dict[str, str]:
+    """SESSIONHUB_<SLUG>_API_URL / _API_KEY / _WEBHOOK_SECRET for a sandbox at `url`."""
+    env = {f"SESSIONHUB_{p.slug.upper()}_API_URL": f"{url}{p.prefix}" for p in PROVIDERS}
+    env.update({f"SESSIONHUB_{k.upper()}_API_KEY": v for k, v in config.api_keys.items()})
+    if config.calcom_webhook_secret:
+        env["SESSIONHUB_CALCOM_WEBHOOK_SECRET"] = config.calcom_webhook_secret
+    if config.daily_webhook_secret:
+        env["SESSIONHUB_DAILY_WEBHOOK_SECRET"] = config.daily_webhook_secret
+    return env
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler without the per-request access log line (errors are still logged)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Skip the access log."""
+
+
+def serve_in_thread(
+    config: SandboxConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    quiet: bool = True,
+) -> RunningSandbox:
+    """Serve a new sandbox from a daemon thread (port 0 picks a free port)."""
+    app = create_sandbox(config)
+    handler = QuietRequestHandler if quiet else WSGIRequestHandler
+    server = make_server(host, port, app, threaded=True, request_handler=handler)
+    # a short poll interval keeps stop() (shutdown) quick
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="sandbox-http", daemon=True
+    )
+    thread.start()
+    return RunningSandbox(app, server, thread)

@@ -1,0 +1,177 @@
+"""`reconcile(session_id, provider)`: make one provider hold what the session says.
+
+Convergent: reads the session and its link, does at most one provider write, records what it
+wrote. Safe to run twice, concurrently (a per-session lock), or after a crash mid-call (each
+connector's create is idempotent: deterministic ids, idempotency keys or lookup-before-create).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlmodel import select
+
+from app.db import utcnow
+from app.domain.sessions import apply_change
+from app.hub import Hub, hub
+from app.locks import session_lock
+from app.models import Coach, ProviderLink, Session
+from app.sync import dispatch, plan
+from connectors.base import Change, LinkState, Outbound, PushResult, SessionView
+from connectors.errors import AuthError, PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    op: str  # create | update | delete | nothing
+    view: SessionView | None = None
+    link_id: uuid.UUID | None = None
+    state: LinkState | None = None
+
+
+def reconcile(session_id: str, provider: str) -> str:
+    """Bring `provider` in line with the session; returns the operation performed."""
+    h = hub()
+    sid = uuid.UUID(session_id)
+    ctx = {"session_id": session_id, "provider": provider}
+    writer = h.outbound(provider)
+    if writer is None:
+        log.info("provider not configured for writes, nothing to do", extra=ctx)
+        return "disabled"
+    with session_lock(h, sid):
+        plan_ = _decide(h, sid, provider)
+        if plan_.op == "nothing" or plan_.view is None or plan_.link_id is None:
+            return "nothing"
+        try:
+            result = _call(writer, plan_)
+        except TransientError as err:
+            _record_error(h, plan_.link_id, str(err), state="pending")
+            log.warning("provider call failed, will retry", extra={**ctx, "op": plan_.op})
+            raise
+        except AuthError as err:
+            _record_error(h, plan_.link_id, f"credentials refused: {err}", state="error")
+            log.error("provider refused our credentials", extra={**ctx, "op": plan_.op})
+            return "auth_error"
+        except PermanentError as err:
+            _record_error(h, plan_.link_id, str(err), state="error")
+            log.error("provider refused the change", extra={**ctx, "op": plan_.op})
+            return "error"
+        _record(h, plan_, result, provider)
+    log.info("provider reconciled", extra={**ctx, "op": plan_.op, "version": plan_.view.version})
+    return plan_.op
+
+
+def _decide(h: Hub, sid: uuid.UUID, provider: str) -> _Plan:
+    with h.db.session() as db:
+        session = db.get(Session, sid)
+        link = db.exec(
+            select(ProviderLink).where(
+                ProviderLink.session_id == sid,
+                ProviderLink.provider == provider,
+                ProviderLink.active,
+            )
+        ).first()
+        if session is None or link is None or link.data.get("managed") is False:
+            return _Plan("nothing")
+        if link.state == "synced" and link.synced_version >= session.version:
+            return _Plan("nothing")
+        coach = db.get(Coach, session.coach_id)
+        view = SessionView(
+            id=str(session.id),
+            version=session.version,
+            status=session.status,
+            title=session.title,
+            start_at=session.start_at,
+            end_at=session.end_at,
+            timezone=session.timezone,
+            kind=session.kind,
+            coach_email=coach.email if coach else "",
+            coach_name=coach.name if coach else "",
+            attendee_email=session.attendee_email,
+            attendee_name=session.attendee_name,
+            meeting_url=session.meeting_url,
+            location=session.location,
+            notes=session.notes,
+            attendee_timezone=session.attendee_timezone,
+            cancellation_reason=session.cancellation_reason,
+            coach_settings={"calcom_event_type_id": coach.calcom_event_type_id} if coach else {},
+        )
+        state = LinkState(
+            link.external_id, link.remote_version, link.synced_version, dict(link.data)
+        )
+        gone = link.data.get("deleted") is True
+        if not view.live:
+            op = "delete" if link.external_id and not gone else "settle"
+        else:
+            op = "create" if link.external_id is None or gone else "update"
+        if op == "settle":  # nothing to remove at the provider: only the bookkeeping
+            link.state, link.synced_version, link.last_error = "synced", session.version, None
+            link.updated_at = utcnow()
+            db.add(link)
+            return _Plan("nothing")
+        return _Plan(op, view, link.id, state)
+
+
+def _call(writer: Outbound, plan_: _Plan) -> PushResult | None:
+    assert plan_.view is not None  # noqa: S101 - set by _decide
+    assert plan_.state is not None  # noqa: S101
+    if plan_.op == "create":
+        return writer.create(plan_.view)
+    if plan_.op == "update":
+        return writer.update(plan_.view, plan_.state)
+    writer.delete(plan_.view, plan_.state)
+    return None
+
+
+def _record(h: Hub, plan_: _Plan, result: PushResult | None, provider: str) -> None:
+    assert plan_.view is not None  # noqa: S101 - set by _decide
+    providers: tuple[str, ...] = ()
+    with h.db.session() as db:
+        link = db.get(ProviderLink, plan_.link_id)
+        session = db.get(Session, uuid.UUID(plan_.view.id))
+        if link is None or session is None:
+            return
+        if result is None:
+            link.data = {**link.data, "deleted": True}
+        elif link.external_id not in (None, result.external_id):
+            # the provider issued a new id (a Cal.com reschedule): keep the old one as history
+            link.active = False
+            db.add(link)
+            db.flush()
+            link = ProviderLink(session_id=session.id, provider=provider)
+        if result is not None:
+            link.external_id = result.external_id
+            link.remote_version = result.remote_version
+            link.data = {**link.data, **result.data, "deleted": False}
+        link.synced_version = plan_.view.version
+        link.state = "synced" if session.version == plan_.view.version else "pending"
+        link.last_error = None
+        link.updated_at = utcnow()
+        db.add(link)
+        if result is not None and result.meeting_url and session.meeting_url != result.meeting_url:
+            applied = apply_change(
+                db,
+                Change(
+                    source=provider,
+                    external_id=result.external_id,
+                    session_id=str(session.id),
+                    event="meeting_url_set",
+                    occurred_at=utcnow(),
+                    meeting_url=result.meeting_url,
+                ),
+            )
+            providers = plan(db, h, applied)
+    if providers:
+        dispatch(h, uuid.UUID(plan_.view.id), providers)
+
+
+def _record_error(h: Hub, link_id: uuid.UUID | None, message: str, *, state: str) -> None:
+    with h.db.session() as db:
+        link = db.get(ProviderLink, link_id)
+        if link is not None:
+            link.state, link.last_error, link.updated_at = state, message[:2000], utcnow()
+            db.add(link)

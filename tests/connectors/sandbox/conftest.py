@@ -1,0 +1,149 @@
+"""A stand-in hub that records webhooks, a running sandbox pointed at it, and HTTP helpers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from connectors.sandbox import RunningSandbox, SandboxConfig, serve_in_thread
+from connectors.sandbox.server import QuietRequestHandler
+
+CALCOM_KEY = "cal_test_sandbox_key"
+DAILY_KEY = "daily-test-sandbox-key"
+CALCOM_SECRET = "calcom-sandbox-test-secret"
+DAILY_SECRET = "aHViLWRhaWx5LXdlYmhvb2stdGVzdC1rZXktMzJieXQ="
+
+
+@dataclass(frozen=True)
+class Received:
+    """One webhook the stand-in hub got: path, lower-case headers, raw body."""
+
+    path: str
+    headers: dict[str, str]
+    raw: bytes
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.raw)
+
+
+class HubStub:
+    """A tiny hub: records every POST and answers planned statuses (200 once the plan is used)."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.plan: deque[int] = deque()
+        self.lock = threading.Lock()
+        self.server = make_server(
+            "127.0.0.1", 0, self.app, threaded=True, request_handler=QuietRequestHandler
+        )
+        self.url = f"http://127.0.0.1:{self.server.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        with self.lock:
+            self.received.append(Received(request.path, headers, request.get_data()))
+            status = self.plan.popleft() if self.plan else 200
+        response = Response(json.dumps({"status": "ok"}), status, mimetype="application/json")
+        return response(environ, start_response)
+
+    def answer(self, *statuses: int) -> None:
+        """The statuses the next deliveries get."""
+        with self.lock:
+            self.plan.extend(statuses)
+
+    def of(self, slug: str) -> list[Received]:
+        """What arrived at /webhooks/<slug>."""
+        with self.lock:
+            return [r for r in self.received if r.path == f"/webhooks/{slug}"]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def hub_server() -> Iterator[HubStub]:
+    stub = HubStub()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def hub(hub_server: HubStub) -> HubStub:
+    """The module's stand-in hub, with nothing received and nothing planned."""
+    with hub_server.lock:
+        hub_server.received.clear()
+        hub_server.plan.clear()
+    return hub_server
+
+
+def config_for(hub_url: str | None, **extra: Any) -> SandboxConfig:
+    values: dict[str, Any] = {
+        "hub_url": hub_url,
+        "calcom_webhook_secret": CALCOM_SECRET,
+        "daily_webhook_secret": DAILY_SECRET,
+        "api_keys": {"calcom": CALCOM_KEY, "daily": DAILY_KEY},
+    }
+    values.update(extra)
+    return SandboxConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def sandbox_server(hub_server: HubStub) -> Iterator[RunningSandbox]:
+    with serve_in_thread(config_for(hub_server.url)) as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox(sandbox_server: RunningSandbox, hub: HubStub) -> RunningSandbox:
+    """The module's sandbox, reset: fresh state, logs, outbox, no faults."""
+    sandbox_server.sandbox.reset()
+    return sandbox_server
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+class Api:
+    """Calls to one sandbox: provider APIs with their keys, and the control plane."""
+
+    def __init__(self, sandbox: RunningSandbox, session: requests.Session) -> None:
+        self.sandbox = sandbox
+        self.session = session
+
+    def _call(self, method: str, url: str, key: str | None, **kw: Any) -> requests.Response:
+        headers = kw.pop("headers", {})
+        if key is not None:
+            headers.setdefault("Authorization", f"Bearer {key}")
+        return self.session.request(method, url, headers=headers, timeout=5, **kw)
+
+    def daily(self, method: str, path: str, **kw: Any) -> requests.Response:
+        return self._call(method, self.sandbox.daily_api_url + path, DAILY_KEY, **kw)
+
+    def calcom(self, method: str, path: str, **kw: Any) -> requests.Response:
+        return self._call(method, self.sandbox.calcom_api_url + path, CALCOM_KEY, **kw)
+
+    def control(self, method: str, path: str, **kw: Any) -> requests.Response:
+        return self._call(method, f"{self.sandbox.url}/_sandbox{path}", None, **kw)
+
+
+@pytest.fixture
+def api(sandbox: RunningSandbox, http: requests.Session) -> Api:
+    return Api(sandbox, http)

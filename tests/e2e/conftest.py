@@ -1,0 +1,3 @@
+"""End-to-end fixtures: the whole stack on loopback."""
+
+from tests.e2e.stack import stack  # noqa: F401  (fixture)
