@@ -32,7 +32,7 @@ SESSION_STATUSES = (
 PAYMENT_STATUSES = ("none", "pending", "paid", "failed", "refunded", "partially_refunded")
 SESSION_KINDS = ("video", "phone", "in_person")
 LINK_STATES = ("pending", "synced", "error")
-DELIVERY_STATES = ("received", "processed", "ignored", "failed")
+DELIVERY_STATES = ("received", "waiting", "processed", "ignored", "failed")
 CONNECTION_STATES = ("active", "needs_reauth", "revoked")
 
 

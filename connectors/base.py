@@ -207,6 +207,9 @@ class Connector(ABC):
     #: whether deliveries are verified with SESSIONHUB_<SLUG>_WEBHOOK_SECRET (the endpoint is
     #: disabled without one); calendar providers verify per-channel secrets instead
     needs_secret: ClassVar[bool] = True
+    #: whether a delivery about a session the hub does not hold yet waits for it (payments
+    #: often arrive before the booking) instead of failing
+    waits_for_session: ClassVar[bool] = False
 
     def handshake(self, query: Mapping[str, str], headers: Headers, raw: bytes) -> Reply | None:
         """Answer a provider's probe or validation request directly, or None to go on."""

@@ -9,6 +9,7 @@ sighting finds nothing to change.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -16,6 +17,7 @@ from app.db import utcnow
 from app.domain.sessions import apply_change
 from app.errors import HubError
 from app.hub import hub
+from app.inbox import store_delivery
 from app.kv import read_value, write_value
 from app.sync import dispatch, plan
 from connectors.calcom.client import CalcomClient
@@ -96,3 +98,47 @@ def _catch_up_one(client: CalcomClient, cursor_name: str) -> int:
                 write_value(db, cursor_name, newest.isoformat())
     log.info("calcom catch-up done", extra={"changed": changed, "failed": failed})
     return changed
+
+
+#: Stripe retries failed deliveries for three days; the sweep covers the same window
+STRIPE_WINDOW = timedelta(days=3)
+
+
+def stripe_recovery() -> int:
+    """Put the Stripe events Stripe could not deliver into the inbox; returns how many were new.
+
+    They go through the same inbox, dedupe key (`evt:<id>`) and ingestion as webhooks, so an
+    event both delivered and recovered is processed once.
+    """
+    from connectors.stripe.client import StripeClient
+
+    h = hub()
+    api_key = h.settings.api_keys.get("stripe")
+    if not api_key:
+        return 0
+    client = StripeClient(api_key, h.settings.api_url("stripe"))
+    new = 0
+    try:
+        for event in client.list_events(
+            created_gte=utcnow() - STRIPE_WINDOW, delivery_success=False
+        ):
+            event_id, event_type = event.get("id"), event.get("type")
+            if not isinstance(event_id, str) or not isinstance(event_type, str):
+                continue
+            raw = json.dumps(event, separators=(",", ":")).encode()
+            delivery_id, created = store_delivery(
+                h.db.engine,
+                "stripe",
+                f"evt:{event_id}",
+                event_type,
+                {"content-type": "application/json", "x-sessionhub-recovered": "stripe-api"},
+                raw,
+            )
+            if created:
+                new += 1
+                h.enqueue(f"ingest:{delivery_id}", "jobs.ingest.ingest_delivery", delivery_id)
+    except AuthError:
+        log.error("Stripe refused the API key; recovery paused", extra={"provider": "stripe"})
+    if new:
+        log.info("stripe events recovered", extra={"provider": "stripe", "count": new})
+    return new

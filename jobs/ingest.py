@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session as Db
+from sqlmodel import col, select
 
 import connectors
 from app.db import utcnow
-from app.domain.sessions import Applied, apply_change, find_link
+from app.domain.links import find_link
+from app.domain.sessions import Applied, apply_change
 from app.errors import HubError, SessionNotFound
-from app.hub import hub
+from app.hub import Hub, hub
 from app.models import WebhookDelivery
 from app.sync import dispatch, plan
 from connectors.base import Change, Connector, LinkState
@@ -65,12 +68,17 @@ def ingest_delivery(delivery_id: int, replay: bool = False) -> str:
         # two deliveries created the same session at once: the retry finds it
         raise TransientError("concurrent change to the same session, retrying") from err
     except SessionNotFound as err:
+        if connector.waits_for_session:
+            log.info("delivery waits for its session", extra=ctx)
+            return _finish(delivery_id, "waiting", f"waiting for its session: {err.message}")
         return _finish(delivery_id, "failed", err.message)
     except HubError as err:
         log.warning("change refused", extra={**ctx, "reason": err.message})
         return _finish(delivery_id, "failed", f"{err.code}: {err.message}")
     for applied, providers in to_sync:
         dispatch(h, applied.session_id, providers)
+    if results and _anything_waiting(h):
+        h.enqueue("retry-waiting", "jobs.ingest.retry_waiting")
     for applied in results:
         log.info(
             "change applied",
@@ -102,3 +110,40 @@ def _finish(delivery_id: int, state: str, error: str | None) -> str:
             row.state, row.last_error, row.processed_at = state, error, utcnow()
             db.add(row)
     return state
+
+
+#: how long a delivery may wait for its session (Stripe retries for three days too)
+WAIT_LIMIT = timedelta(days=3)
+
+
+def _anything_waiting(h: Hub) -> bool:
+    with h.db.session() as db:
+        return (
+            db.exec(
+                select(WebhookDelivery.id).where(WebhookDelivery.state == "waiting").limit(1)
+            ).first()
+            is not None
+        )
+
+
+def retry_waiting(batch: int = 500) -> int:
+    """Re-run deliveries waiting for their session; give up on those older than the limit."""
+    h = hub()
+    cutoff = utcnow() - WAIT_LIMIT
+    with h.db.session() as db:
+        rows = list(
+            db.exec(
+                select(WebhookDelivery.id, WebhookDelivery.received_at)
+                .where(WebhookDelivery.state == "waiting")
+                .order_by(col(WebhookDelivery.id))
+                .limit(batch)
+            )
+        )
+    queued = 0
+    for delivery_id, received_at in rows:
+        assert delivery_id is not None  # noqa: S101 - primary keys are set
+        if received_at < cutoff:
+            _finish(delivery_id, "failed", "no session appeared within 3 days")
+        elif h.enqueue(f"ingest:{delivery_id}", "jobs.ingest.ingest_delivery", delivery_id):
+            queued += 1
+    return queued

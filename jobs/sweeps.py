@@ -83,10 +83,13 @@ def schedule(settings: Settings) -> dict[str, int]:
     sweeps = {
         "jobs.sweeps.requeue_stuck_deliveries": 60,
         "jobs.sweeps.requeue_pending_links": 60,
+        "jobs.ingest.retry_waiting": 600,
     }
     if settings.api_keys.get("daily"):
         sweeps["jobs.attendance.daily_watchdog"] = 300
         sweeps["jobs.attendance.derive_attendance"] = 300
+    if settings.api_keys.get("stripe"):
+        sweeps["jobs.catch_up.stripe_recovery"] = 900
     if settings.api_keys.get("calcom"):
         sweeps["jobs.catch_up.calcom_catch_up"] = settings.calcom_sweep_minutes * 60
     return sweeps

@@ -8,14 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlmodel import Session as Db
 from sqlmodel import select
 
 from app.db import utcnow
 from app.domain.coaches import ensure_coach
+from app.domain.links import find_link, learn_links, mark_links
+from app.domain.payments import apply_payment_policy, review_flag
 from app.domain.status import check_move
 from app.errors import SessionNotFound, ValidationFailed
-from app.models import ProviderLink, Session, SessionEvent
+from app.models import Coach, ProviderLink, Session, SessionEvent
 from connectors.base import Change, Person
 
 log = logging.getLogger(__name__)
@@ -31,15 +34,6 @@ class Applied:
     created: bool = False
     stale: bool = False
     pending: tuple[str, ...] = field(default_factory=tuple)
-
-
-def find_link(db: Db, provider: str, external_id: str) -> ProviderLink | None:
-    """The link holding this provider id, current or historical."""
-    return db.exec(
-        select(ProviderLink).where(
-            ProviderLink.provider == provider, ProviderLink.external_id == external_id
-        )
-    ).first()
 
 
 def load_for_update(db: Db, session_id: uuid.UUID) -> Session | None:
@@ -78,7 +72,10 @@ def apply_change(db: Db, change: Change) -> Applied:
     if change.timeline_only:
         if not _already_on_timeline(db, session, change):
             _event(db, session, change, applied=True, data={})
-        _learn_links(db, session, change)
+            if change.detail.get("flag") == "ops" and not session.needs_review:
+                session.needs_review = True  # a dispute: ops must look (not a provider change)
+                db.add(session)
+        learn_links(db, session, change)
         return Applied(session.id, session.version)
 
     if _is_stale(session, change, link):
@@ -94,7 +91,7 @@ def apply_change(db: Db, change: Change) -> Applied:
     diff = _diff(db, session, change)
     if "coach" in diff:
         session.coach_id = diff["coach"][1]
-    _learn_links(db, session, change)
+    learn_links(db, session, change)
     _advance_clock(session, change)
     if not diff:
         db.add(session)
@@ -106,30 +103,19 @@ def apply_change(db: Db, change: Change) -> Applied:
     session.version += 1
     session.source = change.source
     session.updated_at = utcnow()
+    flag = review_flag(session, diff)
+    if flag:
+        session.needs_review = True
     db.add(session)
-    _event(db, session, change, applied=True, data=_describe(diff))
+    _event(
+        db,
+        session,
+        change,
+        applied=True,
+        data={**_describe(diff), **({"flag": flag} if flag else {})},
+    )
     pending = mark_links(db, session, change.source)
     return Applied(session.id, session.version, changed=True, pending=pending)
-
-
-def mark_links(db: Db, session: Session, source: str) -> tuple[str, ...]:
-    """Mark every active link `pending` except the source's own, which is now in sync."""
-    pending: list[str] = []
-    for link in db.exec(
-        select(ProviderLink).where(ProviderLink.session_id == session.id, ProviderLink.active)
-    ):
-        if link.provider == source:
-            link.synced_version = session.version
-            link.state = "synced"
-            link.last_error = None
-        elif link.data.get("managed") is False:
-            continue
-        else:
-            link.state = "pending"
-            pending.append(link.provider)
-        link.updated_at = utcnow()
-        db.add(link)
-    return tuple(sorted(set(pending)))
 
 
 def _create(db: Db, change: Change) -> Applied:
@@ -146,7 +132,7 @@ def _create(db: Db, change: Change) -> Applied:
     session = Session(coach_id=coach.id, start_at=change.start_at, end_at=change.end_at)
     session.timezone = change.timezone or coach.timezone
     session.status = change.status or ("confirmed" if coach.auto_confirm else "requested")
-    diff = _diff(db, session, change)
+    diff = _diff(db, session, change, check=False)  # a new session has no transition to check
     for name, (_, new) in diff.items():
         if name != "coach":
             setattr(session, name, new)
@@ -154,7 +140,7 @@ def _create(db: Db, change: Change) -> Applied:
     _advance_clock(session, change)
     db.add(session)
     db.flush()
-    _learn_links(db, session, change)
+    learn_links(db, session, change)
     _event(db, session, change, applied=True, data={"created": True, **_describe(diff)})
     pending = mark_links(db, session, change.source)
     return Applied(session.id, session.version, changed=True, created=True, pending=pending)
@@ -240,6 +226,8 @@ def _wanted(db: Db, session: Session, change: Change) -> dict[str, Any]:
             want["cancelled_by"] = change.cancelled_by or change.source
             if session.status != "cancelled":
                 want["cancelled_at"] = change.occurred_at
+    coach = db.get(Coach, want.get("coach", session.coach_id))
+    apply_payment_policy(session, coach, want, new=inspect(session).transient)
     if change.attendance is not None:
         att = change.attendance
         # a call may drop and restart: the earliest start and the latest end win
@@ -278,58 +266,6 @@ def _diff(
     if start is not None and end is not None and end <= start:
         raise ValidationFailed("a session must end after it starts", field="end_at")
     return diff
-
-
-def _learn_links(db: Db, session: Session, change: Change) -> None:
-    """Record the provider ids this change names; a replaced id stays linked as history."""
-    # (provider, id, active, managed): ids another system owns (a Cal Video room, a Stripe
-    # payment) are linked for lookup only and never written by the hub
-    refs: list[tuple[str, str, bool, bool]] = []
-    if change.external_id:
-        refs.append((change.source, change.external_id, True, True))
-    if change.previous_external_id and change.previous_external_id != change.external_id:
-        refs.append((change.source, change.previous_external_id, False, True))
-    refs += [(r.provider, r.external_id, True, False) for r in change.links]
-    for provider, external_id, active, managed in refs:
-        link = find_link(db, provider, external_id)
-        if link is None:
-            if active:  # one active link per provider: the newest id wins
-                _retire(db, session, provider)
-            link = ProviderLink(
-                session_id=session.id,
-                provider=provider,
-                external_id=external_id,
-                active=active,
-                synced_version=session.version,
-                state="synced",
-                data={} if managed else {"managed": False},
-            )
-        elif link.session_id != session.id:
-            log.warning(
-                "provider id already linked to another session",
-                extra={"provider": provider, "session_id": str(session.id)},
-            )
-            continue
-        elif link.active != active and not active:
-            link.active = False
-        else:
-            continue
-        link.updated_at = utcnow()
-        db.add(link)
-    db.flush()
-
-
-def _retire(db: Db, session: Session, provider: str) -> None:
-    for old in db.exec(
-        select(ProviderLink).where(
-            ProviderLink.session_id == session.id,
-            ProviderLink.provider == provider,
-            ProviderLink.active,
-        )
-    ):
-        old.active = False
-        old.updated_at = utcnow()
-        db.add(old)
 
 
 def _event(

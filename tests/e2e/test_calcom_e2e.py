@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -21,6 +23,7 @@ from tests.jobs.calcom_support import booking
 
 BIN = Path(sys.executable).parent
 SECRET = "e2e-calcom-secret"
+STRIPE_SECRET = "whsec_e2e_secret"
 
 
 @pytest.fixture
@@ -34,6 +37,7 @@ def hub_env(make_app: AppFactory, db_url: str, redis_url: str, tmp_path: Path) -
             "SESSIONHUB_SECRET_KEY": "e2e-secret-key",
             "SESSIONHUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "SESSIONHUB_CALCOM_WEBHOOK_SECRET": SECRET,
+            "SESSIONHUB_STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
             "SESSIONHUB_VAR_DIR": str(tmp_path / "var"),
         }
     )
@@ -94,6 +98,38 @@ def test_reschedule_chain_through_the_running_hub(web: str, hub_env: dict[str, s
                 rescheduleUid=f"e2e-{n - 1}",
             )
         )
+    # the payment arrives first, naming a booking uid the hub has not seen yet
+    paid = {
+        "id": "evt_e2e_paid",
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": int(time.time()) - 5,
+        "livemode": False,
+        "data": {
+            "object": {
+                "id": "cs_e2e",
+                "object": "checkout.session",
+                "payment_intent": "pi_e2e",
+                "payment_status": "paid",
+                "client_reference_id": "e2e-0",
+                "amount_total": 9000,
+                "currency": "eur",
+                "metadata": {},
+            }
+        },
+    }
+    raw = json.dumps(paid).encode()
+    stamp = str(int(time.time()))
+    mac = hmac.new(STRIPE_SECRET.encode(), f"{stamp}.".encode() + raw, hashlib.sha256).hexdigest()
+    assert (
+        requests.post(
+            f"{web}/webhooks/stripe",
+            data=raw,
+            timeout=5,
+            headers={"Stripe-Signature": f"t={stamp},v1={mac}"},
+        ).status_code
+        == 200
+    )
     for body in chain:
         assert post(web, body).status_code == 200
     assert post(web, chain[0]).json()["status"] == "duplicate"
@@ -137,11 +173,18 @@ def test_reschedule_chain_through_the_running_hub(web: str, hub_env: dict[str, s
         found[uid] = items[0]
     assert len({s["id"] for s in found.values()}) == 1
     session = found["e2e-3"]
-    assert (session["status"], session["version"]) == ("confirmed", 4)
+    assert (session["status"], session["payment_status"]) == ("confirmed", "paid")
+    assert session["payment"] == {"amount": 9000, "currency": "eur"}
     assert session["start_at"] == "2030-03-04T10:00:00Z"
-    active = [link["external_id"] for link in session["links"] if link["active"]]
-    assert active == ["e2e-3"]
+    active = {
+        (link["provider"], link["external_id"]) for link in session["links"] if link["active"]
+    }
+    assert active == {("calcom", "e2e-3"), ("stripe", "pi_e2e")}
     deliveries = requests.get(
         f"{web}/api/deliveries", params={"provider": "calcom"}, headers=auth, timeout=5
     ).json()["items"]
     assert sorted(d["state"] for d in deliveries) == ["processed"] * 4
+    stripe_rows = requests.get(
+        f"{web}/api/deliveries", params={"provider": "stripe"}, headers=auth, timeout=5
+    ).json()["items"]
+    assert [d["state"] for d in stripe_rows] == ["processed"]

@@ -1,0 +1,95 @@
+"""Provider links: one row per (session, provider id), current or historical."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlmodel import Session as Db
+from sqlmodel import select
+
+from app.db import utcnow
+from app.models import ProviderLink, Session
+from connectors.base import Change
+
+log = logging.getLogger(__name__)
+
+
+def find_link(db: Db, provider: str, external_id: str) -> ProviderLink | None:
+    """The link holding this provider id, current or historical."""
+    return db.exec(
+        select(ProviderLink).where(
+            ProviderLink.provider == provider, ProviderLink.external_id == external_id
+        )
+    ).first()
+
+
+def mark_links(db: Db, session: Session, source: str) -> tuple[str, ...]:
+    """Mark every active link `pending` except the source's own, which is now in sync."""
+    pending: list[str] = []
+    for link in db.exec(
+        select(ProviderLink).where(ProviderLink.session_id == session.id, ProviderLink.active)
+    ):
+        if link.provider == source:
+            link.synced_version = session.version
+            link.state = "synced"
+            link.last_error = None
+        elif link.data.get("managed") is False:
+            continue
+        else:
+            link.state = "pending"
+            pending.append(link.provider)
+        link.updated_at = utcnow()
+        db.add(link)
+    return tuple(sorted(set(pending)))
+
+
+def learn_links(db: Db, session: Session, change: Change) -> None:
+    """Record the provider ids this change names; a replaced id stays linked as history."""
+    # (provider, id, active, managed): ids another system owns (a Cal Video room, a Stripe
+    # payment) are linked for lookup only and never written by the hub
+    refs: list[tuple[str, str, bool, bool]] = []
+    if change.external_id:
+        refs.append((change.source, change.external_id, True, True))
+    if change.previous_external_id and change.previous_external_id != change.external_id:
+        refs.append((change.source, change.previous_external_id, False, True))
+    refs += [(r.provider, r.external_id, True, False) for r in change.links]
+    for provider, external_id, active, managed in refs:
+        link = find_link(db, provider, external_id)
+        if link is None:
+            if active:  # one active link per provider: the newest id wins
+                retire(db, session, provider)
+            link = ProviderLink(
+                session_id=session.id,
+                provider=provider,
+                external_id=external_id,
+                active=active,
+                synced_version=session.version,
+                state="synced",
+                data={} if managed else {"managed": False},
+            )
+        elif link.session_id != session.id:
+            log.warning(
+                "provider id already linked to another session",
+                extra={"provider": provider, "session_id": str(session.id)},
+            )
+            continue
+        elif link.active != active and not active:
+            link.active = False
+        else:
+            continue
+        link.updated_at = utcnow()
+        db.add(link)
+    db.flush()
+
+
+def retire(db: Db, session: Session, provider: str) -> None:
+    for old in db.exec(
+        select(ProviderLink).where(
+            ProviderLink.session_id == session.id,
+            ProviderLink.provider == provider,
+            ProviderLink.active,
+        )
+    ):
+        old.active = False
+        old.updated_at = utcnow()
+        db.add(old)
