@@ -37,6 +37,9 @@ class Settings:
     webhook_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     api_urls: Mapping[str, str] = field(default_factory=dict)
     api_keys: Mapping[str, str] = field(default_factory=dict)
+    #: OAuth client settings of the calendar providers: client_id, client_secret, oauth_url,
+    #: tenant, authority_url (SESSIONHUB_<SLUG>_CLIENT_ID, …)
+    oauth: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     var_dir: Path = Path("var")
     max_body_bytes: int = 1024 * 1024
     stuck_after_seconds: int = 60
@@ -122,6 +125,14 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
         for s in all_slugs
         if env.get(f"SESSIONHUB_{s.upper()}_API_KEY")
     }
+    oauth = {
+        s: {
+            key.lower(): env[f"SESSIONHUB_{s.upper()}_{key}"]
+            for key in ("CLIENT_ID", "CLIENT_SECRET", "OAUTH_URL", "TENANT", "AUTHORITY_URL")
+            if env.get(f"SESSIONHUB_{s.upper()}_{key}")
+        }
+        for s in ("google", "outlook")
+    }
     try:
         sweep_minutes = int(env.get("SESSIONHUB_CALCOM_SWEEP_MINUTES", "10"))
     except ValueError as err:
@@ -135,6 +146,7 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
         webhook_secrets={k: v for k, v in webhook_secrets.items() if v},
         api_urls=api_urls,
         api_keys=api_keys,
+        oauth={k: v for k, v in oauth.items() if v.get("client_id")},
         var_dir=var_dir,
         calcom_sweep_minutes=sweep_minutes,
         log_format=env.get("SESSIONHUB_LOG_FORMAT", "text"),

@@ -12,6 +12,7 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import text
 
@@ -26,40 +27,51 @@ class LockTimeout(Exception):  # noqa: N818 - reads as what happened
     """The lock stayed busy for too long."""
 
 
-def _key(session_id: uuid.UUID) -> int:
+def _key(kind: str, thing: uuid.UUID) -> int:
     # a signed 64-bit key for pg_advisory_lock, stable across processes
-    return int.from_bytes(session_id.bytes[:8], "big", signed=True) ^ zlib.crc32(b"reconcile")
+    return int.from_bytes(thing.bytes[:8], "big", signed=True) ^ zlib.crc32(kind.encode())
+
+
+def session_lock(hub: Hub, session_id: uuid.UUID, timeout: float = 60.0) -> Any:
+    """Hold the reconciliation lock of one session."""
+    return hub_lock(hub, "reconcile", session_id, timeout)
+
+
+def connection_lock(hub: Hub, connection_id: uuid.UUID, timeout: float = 60.0) -> Any:
+    """Hold the lock of one calendar connection (token refresh, sync)."""
+    return hub_lock(hub, "connection", connection_id, timeout)
 
 
 @contextmanager
-def session_lock(hub: Hub, session_id: uuid.UUID, timeout: float = 60.0) -> Iterator[None]:
-    """Hold the reconciliation lock of one session."""
+def hub_lock(hub: Hub, kind: str, thing: uuid.UUID, timeout: float = 60.0) -> Iterator[None]:
+    """Hold a named lock across every process of the hub."""
+
     if hub.db.dialect == "postgresql":
         with hub.db.engine.connect() as conn:
             conn.execute(text(f"SET lock_timeout = {int(timeout * 1000)}"))
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _key(session_id)})
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _key(kind, thing)})
             conn.commit()
             try:
                 yield
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(session_id)})
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(kind, thing)})
                 conn.commit()
         return
     if isinstance(hub.queue, RedisQueue):
         lock = hub.queue.redis.lock(
-            hub.queue.key("lock", str(session_id)), timeout=300, blocking_timeout=timeout
+            hub.queue.key("lock", kind, str(thing)), timeout=300, blocking_timeout=timeout
         )
         if not lock.acquire():
-            raise LockTimeout(f"session {session_id} stayed locked for {timeout}s")
+            raise LockTimeout(f"{kind} {thing} stayed locked for {timeout}s")
         try:
             yield
         finally:
             lock.release()
         return
     with _local_guard:
-        local = _local.setdefault(str(session_id), threading.Lock())
+        local = _local.setdefault(f"{kind}:{thing}", threading.Lock())
     if not local.acquire(timeout=timeout):
-        raise LockTimeout(f"session {session_id} stayed locked for {timeout}s")
+        raise LockTimeout(f"{kind} {thing} stayed locked for {timeout}s")
     try:
         yield
     finally:

@@ -178,15 +178,51 @@ class CalendarConnection(SQLModel, table=True):
     state: str = Field(default="active", max_length=16)
     destination_calendar: str | None = Field(default=None, max_length=1024)
     busy_calendars: list[str] = _json(list)
-    sync_token: str | None = Field(default=None)
-    channel_id: str | None = Field(default=None, max_length=256, index=True)
-    channel_resource_id: str | None = Field(default=None, max_length=1024)
-    channel_secret_encrypted: str | None = Field(default=None)
-    channel_expires_at: datetime | None = _ts()
+    #: calendars the account can see (refreshed by the sync job; the settings page lists them)
+    calendars: list[dict[str, Any]] = _json(list)
+    #: how sessions are written: send_updates (none/all/externalOnly), invite_attendee
+    options: dict[str, Any] = _json(dict)
     last_synced_at: datetime | None = _ts()
     last_error: str | None = Field(default=None)
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class CalendarFeed(SQLModel, table=True):
+    """One calendar of a connection the hub reads: its change cursor and push channel."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (UniqueConstraint("connection_id", "calendar_id", name="uq_feed_calendar"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    connection_id: uuid.UUID = Field(foreign_key="calendar_connections.id", index=True)
+    calendar_id: str = Field(max_length=1024)
+    cursor: str | None = Field(default=None)
+    channel_id: str | None = Field(default=None, max_length=256, unique=True)
+    channel_resource_id: str | None = Field(default=None, max_length=1024, index=True)
+    channel_token_encrypted: str | None = Field(default=None)
+    channel_expires_at: datetime | None = _ts()
+    #: a push said something changed and no sync has read it yet (durable before the 2xx)
+    dirty_since: datetime | None = _ts()
+    last_synced_at: datetime | None = _ts()
+    last_error: str | None = Field(default=None)
+
+
+class BusyInterval(SQLModel, table=True):
+    """Time a coach's own calendar blocks (events that are not the hub's)."""
+
+    __tablename__ = "busy_intervals"
+    __table_args__ = (
+        UniqueConstraint("feed_id", "event_id", name="uq_busy_event"),
+        Index("ix_busy_intervals_coach_start", "coach_id", "start_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    coach_id: uuid.UUID = Field(foreign_key="coaches.id")
+    feed_id: uuid.UUID = Field(foreign_key="calendar_feeds.id", index=True)
+    event_id: str = Field(max_length=1024)
+    start_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    end_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class AvailabilityRule(SQLModel, table=True):

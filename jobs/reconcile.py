@@ -13,6 +13,13 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
+from app.calendars import (
+    NotConnected,
+    api_for,
+    calendar_connector,
+    coach_connection,
+    mark_needs_reauth,
+)
 from app.db import utcnow
 from app.domain.sessions import apply_change
 from app.hub import Hub, hub
@@ -29,6 +36,7 @@ log = logging.getLogger(__name__)
 class _Plan:
     op: str  # create | update | delete | nothing
     view: SessionView | None = None
+    coach_id: uuid.UUID | None = None
     link_id: uuid.UUID | None = None
     state: LinkState | None = None
 
@@ -38,21 +46,38 @@ def reconcile(session_id: str, provider: str) -> str:
     h = hub()
     sid = uuid.UUID(session_id)
     ctx = {"session_id": session_id, "provider": provider}
-    writer = h.outbound(provider)
-    if writer is None:
+    if h.outbound(provider) is None and calendar_connector(provider) is None:
         log.info("provider not configured for writes, nothing to do", extra=ctx)
         return "disabled"
     with session_lock(h, sid):
         plan_ = _decide(h, sid, provider)
         if plan_.op == "nothing" or plan_.view is None or plan_.link_id is None:
             return "nothing"
+        connection_id: uuid.UUID | None = None
         try:
+            writer, connection_id = _writer(h, provider, plan_)
             result = _call(writer, plan_)
+        except NotConnected as err:
+            # parked, not burnt: a re-link re-queues every pending link of the coach
+            _record_error(
+                h, plan_.link_id, f"waiting for the calendar link: {err}", state="pending"
+            )
+            return "parked"
         except TransientError as err:
             _record_error(h, plan_.link_id, str(err), state="pending")
             log.warning("provider call failed, will retry", extra={**ctx, "op": plan_.op})
             raise
         except AuthError as err:
+            if connection_id is not None or calendar_connector(provider) is not None:
+                if connection_id is not None:
+                    mark_needs_reauth(h, connection_id, str(err))
+                _record_error(
+                    h,
+                    plan_.link_id,
+                    "waiting for the calendar link: access was refused",
+                    state="pending",
+                )
+                return "parked"
             _record_error(h, plan_.link_id, f"credentials refused: {err}", state="error")
             log.error("provider refused our credentials", extra={**ctx, "op": plan_.op})
             return "auth_error"
@@ -63,6 +88,20 @@ def reconcile(session_id: str, provider: str) -> str:
         _record(h, plan_, result, provider)
     log.info("provider reconciled", extra={**ctx, "op": plan_.op, "version": plan_.view.version})
     return plan_.op
+
+
+def _writer(h: Hub, provider: str, plan_: _Plan) -> tuple[Outbound, uuid.UUID | None]:
+    """The writer for this provider: the hub's own key, or the coach's linked calendar."""
+    if calendar_connector(provider) is None:
+        writer = h.outbound(provider)
+        assert writer is not None  # noqa: S101 - checked before the lock
+        return writer, None
+    with h.db.session() as db:
+        conn = coach_connection(db, plan_.coach_id, provider) if plan_.coach_id else None
+        if conn is None or conn.state != "active":
+            raise NotConnected("the coach's calendar is not linked (or needs re-linking)")
+        calendar, options, conn_id = conn.destination_calendar or "primary", conn.options, conn.id
+    return api_for(h, conn_id).writer(calendar, options), conn_id
 
 
 def _decide(h: Hub, sid: uuid.UUID, provider: str) -> _Plan:
@@ -113,7 +152,7 @@ def _decide(h: Hub, sid: uuid.UUID, provider: str) -> _Plan:
             link.updated_at = utcnow()
             db.add(link)
             return _Plan("nothing")
-        return _Plan(op, view, link.id, state)
+        return _Plan(op, view, session.coach_id, link.id, state)
 
 
 def _call(writer: Outbound, plan_: _Plan) -> PushResult | None:

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from app.config import Settings
 from app.db import utcnow
 from app.hub import hub
-from app.models import ProviderLink, WebhookDelivery
+from app.models import CalendarFeed, ProviderLink, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,25 @@ def requeue_pending_links(batch: int = 500) -> int:
     return queued
 
 
+def requeue_dirty_feeds(batch: int = 500) -> int:
+    """Queue a sync for calendars a push marked changed that no sync has read (queue was down)."""
+    h = hub()
+    cutoff = utcnow() - timedelta(seconds=h.settings.stuck_after_seconds)
+    with h.db.session() as db:
+        ids = set(
+            db.exec(
+                select(CalendarFeed.connection_id)
+                .where(col(CalendarFeed.dirty_since) < cutoff)
+                .limit(batch)
+            )
+        )
+    return sum(
+        1
+        for cid in ids
+        if h.enqueue(f"sync-calendar:{cid}", "jobs.calendars.sync_calendar", str(cid))
+    )
+
+
 def schedule(settings: Settings) -> dict[str, int]:
     """Every sweep and how often it runs (seconds)."""
     sweeps = {
@@ -85,6 +104,10 @@ def schedule(settings: Settings) -> dict[str, int]:
         "jobs.sweeps.requeue_pending_links": 60,
         "jobs.ingest.retry_waiting": 600,
     }
+    if settings.oauth:
+        sweeps["jobs.sweeps.requeue_dirty_feeds"] = 60
+        sweeps["jobs.calendars.sync_all"] = 600
+        sweeps["jobs.channels.renew_channels"] = 3600
     if settings.api_keys.get("daily"):
         sweeps["jobs.attendance.daily_watchdog"] = 300
         sweeps["jobs.attendance.derive_attendance"] = 300

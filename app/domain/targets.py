@@ -7,12 +7,17 @@ from collections.abc import Iterable
 from sqlmodel import Session as Db
 from sqlmodel import select
 
+from app.calendars import connected_providers
 from app.db import utcnow
 from app.models import Coach, ProviderLink, Session
 
 
 def wanted_providers(
-    session: Session, coach: Coach | None, links: Iterable[ProviderLink], writable: frozenset[str]
+    session: Session,
+    coach: Coach | None,
+    links: Iterable[ProviderLink],
+    writable: frozenset[str],
+    calendars: Iterable[str] = (),
 ) -> set[str]:
     """Providers the hub itself must write this session to (beyond the ones already linked).
 
@@ -29,6 +34,10 @@ def wanted_providers(
         and not session.meeting_url
     ):
         wanted.add("daily")
+    # a live session appears in every calendar the coach has linked
+    if session.status not in ("cancelled", "rejected"):
+        linked = {link.provider for link in links}
+        wanted |= {provider for provider in calendars if provider not in linked}
     # a session made in the hub is booked in Cal.com too when the coach books there
     has_calcom = any(link.provider == "calcom" for link in links)
     if (
@@ -47,7 +56,9 @@ def plan_links(db: Db, session: Session, writable: frozenset[str]) -> tuple[str,
     """Create the links the policy wants; return every provider with a pending managed link."""
     links = list(db.exec(select(ProviderLink).where(ProviderLink.session_id == session.id)))
     coach = db.get(Coach, session.coach_id)
-    for provider in sorted(wanted_providers(session, coach, links, writable)):
+    calendars = connected_providers(db, session.coach_id)
+    writable = writable | calendars
+    for provider in sorted(wanted_providers(session, coach, links, writable, calendars)):
         link = ProviderLink(
             session_id=session.id, provider=provider, state="pending", data={"managed": True}
         )

@@ -8,9 +8,11 @@ from flask import Blueprint, Response, jsonify, request
 
 import connectors
 from app.errors import NotFound, Unauthorized
+from app.http.pushes import receive_push
 from app.hub import hub
 from app.inbox import store_delivery
 from connectors.base import lower_headers
+from connectors.calendar import CalendarConnector
 from connectors.errors import InvalidSignature
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,9 @@ def receive(slug: str) -> Response | tuple[Response, int]:
     reply = connector.handshake(request.args, headers, raw)
     if reply is not None:
         return Response(reply.body, status=reply.status, content_type=reply.content_type)
+
+    if isinstance(connector, CalendarConnector):
+        return receive_push(h, slug, connector, headers, raw, connector.accepted_status)
 
     secrets = h.settings.webhook_secrets.get(slug, ())
     if connector.needs_secret and not secrets:

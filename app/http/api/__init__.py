@@ -24,4 +24,11 @@ def _require_key() -> None:
     g.api_key = key
 
 
-from app.http.api import calls, coaches, deliveries, jobs, sessions  # noqa: E402,F401  (routes)
+from app.http.api import (  # noqa: E402,F401  (routes)
+    calls,
+    coaches,
+    connections,
+    deliveries,
+    jobs,
+    sessions,
+)
