@@ -80,6 +80,8 @@ def stop_channel(provider: str, channel_id: str, resource_id: str) -> str:
     """Stop a channel the hub no longer knows (replaced or unlinked), when it can."""
     h = hub()
     with h.db.session() as db:
+        if db.exec(select(CalendarFeed).where(CalendarFeed.channel_id == channel_id)).first():
+            return "known"  # recorded since the push came: it is a live channel of ours
         feed = db.exec(
             select(CalendarFeed).where(CalendarFeed.channel_resource_id == resource_id)
         ).first()

@@ -45,7 +45,9 @@ def receive_push(
             ).first()
             if feed is None:
                 unknown += 1
-                if item.resource_id:
+                # a "sync" handshake can outrun the watch call that opened the channel: it
+                # is not a stray channel (yet); the stop job re-checks before stopping anyway
+                if item.resource_id and item.state != "sync":
                     stops.append((item.channel_id, item.resource_id))
                 continue
             secret = (

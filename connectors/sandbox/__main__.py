@@ -12,6 +12,8 @@ from connectors.sandbox.state import (
     DEFAULT_API_KEYS,
     DEFAULT_CALCOM_WEBHOOK_SECRET,
     DEFAULT_DAILY_WEBHOOK_SECRET,
+    DEFAULT_GOOGLE_CLIENT_ID,
+    DEFAULT_GOOGLE_CLIENT_SECRET,
     SandboxConfig,
 )
 
@@ -21,7 +23,8 @@ DEFAULT_PORT = 9010
 def parse(argv: list[str] | None = None) -> tuple[SandboxConfig, str, int]:
     """The sandbox configuration, host and port from the command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m connectors.sandbox", description="Loopback emulator of Cal.com and Daily."
+        prog="python -m connectors.sandbox",
+        description="Loopback emulator of Cal.com, Daily and Google Calendar.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -30,6 +33,8 @@ def parse(argv: list[str] | None = None) -> tuple[SandboxConfig, str, int]:
     parser.add_argument("--daily-secret", default=DEFAULT_DAILY_WEBHOOK_SECRET, help="base64")
     parser.add_argument("--daily-key", default=DEFAULT_API_KEYS["daily"])
     parser.add_argument("--calcom-key", default=DEFAULT_API_KEYS["calcom"])
+    parser.add_argument("--google-client-id", default=DEFAULT_GOOGLE_CLIENT_ID)
+    parser.add_argument("--google-client-secret", default=DEFAULT_GOOGLE_CLIENT_SECRET)
     parser.add_argument("--no-webhooks", action="store_true", help="record but never send")
     parser.add_argument(
         "--background-webhooks", action="store_true", help="send from a thread, not in the request"
@@ -42,6 +47,8 @@ def parse(argv: list[str] | None = None) -> tuple[SandboxConfig, str, int]:
         api_keys={"calcom": args.calcom_key, "daily": args.daily_key},
         send_webhooks=not args.no_webhooks,
         background_webhooks=args.background_webhooks,
+        google_client_id=args.google_client_id,
+        google_client_secret=args.google_client_secret,
     )
     return config, args.host, args.port
 

@@ -33,6 +33,7 @@ def dump(sb: Sandbox) -> dict[str, Any]:
                 "webhooks": [w.to_json() for w in state.daily_webhooks.values()],
             },
             "calcom": {"bookings": [api_booking(b) for b in state.bookings.values()]},
+            "google": state.google.dump(),
         }
 
 
@@ -131,9 +132,15 @@ def add_fault() -> Response:
     """POST /_sandbox/faults: `{provider, status, count}` or `{..., ratio, duration_s}`.
 
     Optional: method (`POST` or `POST,DELETE`), path (prefix below the provider's base URL),
-    retry_after (seconds; 429 defaults to 1), ttl_s (count rules), seed (ratio rules).
+    retry_after (seconds; 429 defaults to 1), ttl_s (count rules), seed (ratio rules),
+    reason (the provider's error code, e.g. Google's `rateLimitExceeded`), body (JSON answered
+    verbatim).
     """
     body = json_body()
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise ApiError(400, "reason must be a string")
+    shape = {"reason": reason, "body": body.get("body")}
     provider, status = body.get("provider"), _number(body, "status", int)
     if not isinstance(provider, str) or not provider or status is None:
         raise ApiError(400, "provider and status are required")
@@ -158,12 +165,20 @@ def add_fault() -> Response:
                 path=path,
                 retry_after=retry_after,
                 seed=seed,
+                **shape,
             )
         else:
             count = _number(body, "count", int) or 1
             ttl = _number(body, "ttl_s", float)
             rule = faults.fail_next(
-                provider, status, count, method=method, path=path, retry_after=retry_after, ttl=ttl
+                provider,
+                status,
+                count,
+                method=method,
+                path=path,
+                retry_after=retry_after,
+                ttl=ttl,
+                **shape,
             )
     except ValueError as err:
         raise ApiError(400, str(err)) from err

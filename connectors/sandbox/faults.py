@@ -29,6 +29,8 @@ class FaultRule:
     seed: int | None = None
     hits: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
+    reason: str | None = None  # the provider's error code/reason (Google: `rateLimitExceeded`)
+    body: Any = None  # a JSON body answered verbatim instead of the provider's error shape
 
     def matches(self, provider: str, method: str, path: str, full_path: str) -> bool:
         """Whether a call falls under this rule (not whether it fails)."""
@@ -59,6 +61,8 @@ class FaultRule:
             "retry_after": self.retry_after,
             "seed": self.seed,
             "hits": self.hits,
+            "reason": self.reason,
+            "body": self.body,
         }
 
 
@@ -69,6 +73,8 @@ class Fault:
     rule_id: int
     status: int
     retry_after: int | None
+    reason: str | None = None
+    body: Any = None
 
 
 class FaultInjector:
@@ -101,14 +107,16 @@ class FaultInjector:
         path: str | None = None,
         retry_after: int | None = None,
         ttl: float | None = None,
+        reason: str | None = None,
+        body: Any = None,
     ) -> FaultRule:
         """The next `count` matching calls answer `status` (the rule lapses after `ttl` s)."""
         if count < 1:
             raise ValueError("count must be at least 1")
         until = None if ttl is None else self.clock() + ttl
-        return self._add(
-            FaultRule(0, provider, status, method, path, count, None, until, retry_after)
-        )
+        rule = FaultRule(0, provider, status, method, path, count, None, until, retry_after)
+        rule.reason, rule.body = reason, body
+        return self._add(rule)
 
     def fail_fraction(
         self,
@@ -121,6 +129,8 @@ class FaultInjector:
         path: str | None = None,
         retry_after: int | None = None,
         seed: int | None = None,
+        reason: str | None = None,
+        body: Any = None,
     ) -> FaultRule:
         """For `duration` seconds, each matching call fails with probability `ratio` (seeded)."""
         if not 0.0 <= ratio <= 1.0:
@@ -129,6 +139,7 @@ class FaultInjector:
             raise ValueError("duration must be positive")
         rule = FaultRule(0, provider, status, method, path, None, ratio, self.clock() + duration)
         rule.retry_after, rule.seed, rule.rng = retry_after, seed, random.Random(seed)  # noqa: S311
+        rule.reason, rule.body = reason, body
         return self._add(rule)
 
     def check(self, provider: str, method: str, path: str, full_path: str = "") -> Fault | None:
@@ -144,7 +155,7 @@ class FaultInjector:
                 elif rule.ratio is None or rule.rng.random() >= rule.ratio:
                     continue
                 rule.hits += 1
-                return Fault(rule.id, rule.status, rule.retry_after)
+                return Fault(rule.id, rule.status, rule.retry_after, rule.reason, rule.body)
             return None
 
     def rules(self) -> list[FaultRule]:

@@ -160,6 +160,7 @@ class RequestRecord:
     time: datetime
     body: Any = None
     fault: bool = False
+    batch: bool = False  # one call of a batch request (the batch itself is logged too)
 
     def to_json(self) -> dict[str, Any]:
         """The record for the control plane."""

@@ -10,14 +10,16 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+import connectors.sandbox.google as google
+import connectors.sandbox.google_control as google_control
 from connectors.sandbox import actions, calcom, control, daily
-from connectors.sandbox.api import ApiError, ProviderApi, Sandbox, current
+from connectors.sandbox.api import ApiError, ProviderApi, Sandbox, current, json_response
 from connectors.sandbox.faults import FaultInjector
 from connectors.sandbox.state import SandboxConfig, SandboxState
 from connectors.sandbox.webhooks import WebhookSender
 
-#: the emulated providers; Google Calendar and Microsoft Graph join here as further modules
-PROVIDERS: tuple[ProviderApi, ...] = (daily.PROVIDER, calcom.PROVIDER)
+#: the emulated providers; Microsoft Graph joins here as a further module
+PROVIDERS: tuple[ProviderApi, ...] = (daily.PROVIDER, calcom.PROVIDER, google.PROVIDER)
 
 
 def _gate() -> Response | None:
@@ -31,7 +33,9 @@ def _gate() -> Response | None:
     if fault is not None:
         g.sandbox_fault = True
         after = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-        return provider.render(ApiError(fault.status, headers=after))
+        if fault.body is not None:
+            return json_response(fault.body, fault.status, after)
+        return provider.render(ApiError(fault.status, code=fault.reason, headers=after))
     key = sb.config.api_keys.get(provider.slug)
     refused = provider.authenticate(request.headers.get("Authorization"), key)
     return provider.render(refused) if refused is not None else None
@@ -55,6 +59,7 @@ def _log(response: Response) -> Response:
             status=response.status_code,
             body=body,
             fault=bool(g.get("sandbox_fault", False)),
+            batch=bool(request.environ.get(google.BATCH_ENVIRON)),
         )
     return response
 
@@ -81,6 +86,7 @@ def create_sandbox(
         app.register_blueprint(provider.blueprint, url_prefix=provider.prefix)
     app.register_blueprint(control.blueprint, url_prefix=control.PREFIX)
     app.register_blueprint(actions.blueprint, url_prefix=control.PREFIX)
+    app.register_blueprint(google_control.blueprint, url_prefix=google_control.PREFIX)
     app.before_request(_gate)
     app.after_request(_log)
     app.register_error_handler(ApiError, _api_error)
@@ -130,6 +136,11 @@ class RunningSandbox:
         """SESSIONHUB_CALCOM_API_URL for the hub."""
         return f"{self.url}{calcom.PROVIDER.prefix}"
 
+    @property
+    def google_url(self) -> str:
+        """SESSIONHUB_GOOGLE_API_URL and SESSIONHUB_GOOGLE_OAUTH_URL for the hub."""
+        return f"{self.url}{google.PROVIDER.prefix}"
+
     def hub_env(self) -> dict[str, str]:
         """The SESSIONHUB_* variables that point a hub at this sandbox."""
         return hub_env(self.url, self.sandbox.config)
@@ -154,8 +165,11 @@ class RunningSandbox:
 
 
 def hub_env(url: str, config: SandboxConfig) -> dict[str, str]:
-    """SESSIONHUB_<SLUG>_API_URL / _API_KEY / _WEBHOOK_SECRET for a sandbox at `url`."""
+    """SESSIONHUB_<SLUG>_API_URL / _API_KEY / _WEBHOOK_SECRET (Google: _OAUTH_URL, _CLIENT_*)."""
     env = {f"SESSIONHUB_{p.slug.upper()}_API_URL": f"{url}{p.prefix}" for p in PROVIDERS}
+    env["SESSIONHUB_GOOGLE_OAUTH_URL"] = f"{url}{google.PROVIDER.prefix}"
+    env["SESSIONHUB_GOOGLE_CLIENT_ID"] = config.google_client_id
+    env["SESSIONHUB_GOOGLE_CLIENT_SECRET"] = config.google_client_secret
     env.update({f"SESSIONHUB_{k.upper()}_API_KEY": v for k, v in config.api_keys.items()})
     if config.calcom_webhook_secret:
         env["SESSIONHUB_CALCOM_WEBHOOK_SECRET"] = config.calcom_webhook_secret

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from connectors.sandbox.google_store import GoogleStore
 from connectors.sandbox.models import (
     Booking,
     DailyWebhook,
@@ -30,6 +31,8 @@ from connectors.sandbox.models import (
 DEFAULT_CALCOM_WEBHOOK_SECRET = "sandbox-calcom-webhook-secret"  # noqa: S105
 DEFAULT_DAILY_WEBHOOK_SECRET = base64.b64encode(b"sessionhub-sandbox-daily-hmac-32").decode()
 DEFAULT_API_KEYS: Mapping[str, str] = {"calcom": "cal_sandbox_key", "daily": "sandbox-daily-key"}
+DEFAULT_GOOGLE_CLIENT_ID = "sandbox-client.apps.googleusercontent.com"
+DEFAULT_GOOGLE_CLIENT_SECRET = "sandbox-google-client-secret"  # noqa: S105
 DEFAULT_ORGANIZER: Mapping[str, Any] = {
     "id": 1,
     "name": "Sandbox Coach",
@@ -60,6 +63,9 @@ class SandboxConfig:
     organizer: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_ORGANIZER))
     #: Cal.com event type ids whose bookings wait for the host's confirmation
     confirm_event_types: frozenset[int] = frozenset()
+    #: the one OAuth client Google's emulation knows
+    google_client_id: str = DEFAULT_GOOGLE_CLIENT_ID
+    google_client_secret: str = DEFAULT_GOOGLE_CLIENT_SECRET
 
 
 def _match(value: str, wanted: str | None) -> bool:
@@ -86,6 +92,7 @@ class SandboxState:
             self.meetings: list[Meeting] = []
             self.daily_webhooks: dict[str, DailyWebhook] = {}
             self.bookings: dict[str, Booking] = {}
+            self.google = GoogleStore(self.lock, self.now)
             self.requests: list[RequestRecord] = []
             self.outbox: list[Delivery] = []
             self._ids = itertools.count(1)

@@ -128,6 +128,37 @@ class WebhookSender:
                 self._dispatch(partial(self._send_daily, delivery, hook, event))
         return sent
 
+    def notify(
+        self,
+        provider: str,
+        event_type: str,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        hold: Callable[[], str | None] = lambda: None,
+        deliver: bool = True,
+    ) -> Delivery:
+        """POST an empty body with `headers` (Google push); `hold()` names why not at send time.
+
+        The outbox row's body holds the headers, since they are all a push carries.
+        """
+        delivery = self._record(provider, event_type, url, dict(headers))
+        why = self._why_not(deliver)
+        if why:
+            self._hold(delivery, why)
+        else:
+            self._dispatch(partial(self._notify, delivery, dict(headers), hold))
+        return delivery
+
+    def _notify(
+        self, delivery: Delivery, headers: Mapping[str, str], hold: Callable[[], str | None]
+    ) -> None:
+        why = hold()
+        if why:
+            self._hold(delivery, why)
+        else:
+            self._post(delivery, b"", headers)
+
     def probe(self, url: str, secret: str | None) -> int | None:
         """Daily's creation-time check: POST `{"test":"test"}`; the status, None if unreachable."""
         body = {"test": "test"}

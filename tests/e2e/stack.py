@@ -19,6 +19,8 @@ from connectors.sandbox.server import QuietRequestHandler
 from tests.conftest import AppFactory, drain, hub_of
 from tests.e2e.test_serve import free_port
 
+CALENDARS = ("google", "outlook")
+
 
 @dataclass
 class Stack:
@@ -84,9 +86,28 @@ def stack(make_app: AppFactory, db_url: str, redis_url: str) -> Iterator[Stack]:
             db_url,
             redis_url,
             public_url=url,
-            api_urls={s: env[f"SESSIONHUB_{s.upper()}_API_URL"] for s in slugs},
+            api_urls={
+                s: env[f"SESSIONHUB_{s.upper()}_API_URL"]
+                for s in (*slugs, *CALENDARS)
+                if f"SESSIONHUB_{s.upper()}_API_URL" in env
+            },
             api_keys={s: env[f"SESSIONHUB_{s.upper()}_API_KEY"] for s in slugs},
             webhook_secrets={s: (env[f"SESSIONHUB_{s.upper()}_WEBHOOK_SECRET"],) for s in slugs},
+            oauth={
+                s: {
+                    key.lower(): env[f"SESSIONHUB_{s.upper()}_{key}"]
+                    for key in (
+                        "CLIENT_ID",
+                        "CLIENT_SECRET",
+                        "OAUTH_URL",
+                        "TENANT",
+                        "AUTHORITY_URL",
+                    )
+                    if f"SESSIONHUB_{s.upper()}_{key}" in env
+                }
+                for s in CALENDARS
+                if f"SESSIONHUB_{s.upper()}_CLIENT_ID" in env
+            },
         )
         with hub_of(app).db.session() as db:
             _, token = create_key(db, "stack")

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -21,6 +22,11 @@ CALCOM_KEY = "cal_test_sandbox_key"
 DAILY_KEY = "daily-test-sandbox-key"
 CALCOM_SECRET = "calcom-sandbox-test-secret"
 DAILY_SECRET = "aHViLWRhaWx5LXdlYmhvb2stdGVzdC1rZXktMzJieXQ="
+GOOGLE_REDIRECT = "http://127.0.0.1:8000/connect/google/callback"
+GOOGLE_SCOPES = (
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/calendar.readonly",
+)
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,51 @@ class Api:
 
     def control(self, method: str, path: str, **kw: Any) -> requests.Response:
         return self._call(method, f"{self.sandbox.url}/_sandbox{path}", None, **kw)
+
+    def google(self, method: str, path: str, token: str | None, **kw: Any) -> requests.Response:
+        """A call below /google (the Calendar API is /calendar/v3/...) with a bearer token."""
+        return self._call(method, f"{self.sandbox.google_url}{path}", token, **kw)
+
+    def google_connect(self, email: str = "coach@example.com", **form: str) -> dict[str, Any]:
+        """Consent (Allow) and exchange the code: the token response."""
+        config = self.sandbox.sandbox.config
+        query = google_auth_query(self, **{"prompt": "consent", **form})
+        approved = self.google(
+            "POST",
+            "/o/oauth2/approve",
+            None,
+            data={**query, "login_hint": email, "decision": "allow"},
+            allow_redirects=False,
+        )
+        code = parse_qs(urlsplit(approved.headers["Location"]).query)["code"][0]
+        token = self.google(
+            "POST",
+            "/token",
+            None,
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": GOOGLE_REDIRECT,
+                "client_id": config.google_client_id,
+                "client_secret": config.google_client_secret,
+            },
+        )
+        assert token.status_code == 200, token.text
+        body: dict[str, Any] = token.json()
+        return body
+
+
+def google_auth_query(api: Api, **extra: str) -> dict[str, str]:
+    """What Flow.authorization_url sends to Google's consent page (PKCE aside)."""
+    return {
+        "client_id": api.sandbox.sandbox.config.google_client_id,
+        "redirect_uri": GOOGLE_REDIRECT,
+        "response_type": "code",
+        "scope": " ".join(GOOGLE_SCOPES),
+        "state": "xyz",
+        "access_type": "offline",
+        **extra,
+    }
 
 
 @pytest.fixture

@@ -1,0 +1,86 @@
+"""Linking a coach's Google account the way a browser does (cookies, real forms, redirects)."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+from tests.e2e.stack import Stack
+
+COACH = "coach@sandbox.test"
+_INPUT = re.compile(r"<input[^>]*>", re.I)
+_ATTR = re.compile(r'(\w+)="([^"]*)"')
+_FORM = re.compile(r'<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>', re.I | re.S)
+
+
+def forms(page: str) -> list[tuple[str, dict[str, str], list[str]]]:
+    """(action, hidden fields, submit button names) of every form of a page."""
+    found = []
+    for action, inner in _FORM.findall(page):
+        hidden: dict[str, str] = {}
+        for tag in _INPUT.findall(inner):
+            attrs = {k.lower(): html.unescape(v) for k, v in _ATTR.findall(tag)}
+            if attrs.get("type") == "hidden" and "name" in attrs:
+                hidden[attrs["name"]] = attrs.get("value", "")
+        buttons = re.findall(r'<button[^>]*name="([^"]*)"', inner)
+        found.append((html.unescape(action), hidden, buttons))
+    return found
+
+
+def make_coach(stack: Stack, email: str = COACH) -> str:
+    resp = stack.api.post(
+        f"{stack.url}/api/coaches",
+        json={"email": email, "name": "Sandbox Coach", "timezone": "Europe/Paris"},
+        timeout=10,
+    )
+    assert resp.status_code == 201, resp.text
+    coach_id: str = resp.json()["id"]
+    return coach_id
+
+
+def link_url(stack: Stack, coach_id: str) -> str:
+    resp = stack.api.post(
+        f"{stack.url}/api/coaches/{coach_id}/link-url", json={"provider": "google"}, timeout=10
+    )
+    assert resp.status_code == 200, resp.text
+    url: str = resp.json()["url"]
+    return url
+
+
+def link_google(
+    stack: Stack, coach_id: str, email: str = COACH, browser: requests.Session | None = None
+) -> requests.Response:
+    """Open the link, continue to Google, allow, come back; returns the settings page."""
+    browser = browser or requests.Session()
+    start = browser.get(link_url(stack, coach_id), timeout=10)
+    assert start.status_code == 200, start.text
+    action, hidden, _ = forms(start.text)[0]
+    consent = browser.post(urljoin(start.url, action), data=hidden, timeout=10)
+    assert consent.status_code == 200, consent.text
+    action, hidden, _ = forms(consent.text)[0]
+    return browser.post(
+        urljoin(consent.url, action),
+        data={**hidden, "login_hint": email, "decision": "allow"},
+        timeout=10,
+    )
+
+
+def connections(stack: Stack, coach_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = stack.get(f"/coaches/{coach_id}/connections")["items"]
+    return items
+
+
+def google_events(stack: Stack, calendar_id: str = COACH) -> dict[str, Any]:
+    state = stack.control("GET", "/state")["google"]
+    calendars = state["calendars"]
+    found = (
+        calendars.get(calendar_id)
+        if isinstance(calendars, dict)
+        else next(c for c in calendars if c["id"] == calendar_id)
+    )
+    events = found["events"]
+    return {e["id"]: e for e in (events.values() if isinstance(events, dict) else events)}
