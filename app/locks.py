@@ -48,8 +48,16 @@ def hub_lock(hub: Hub, kind: str, thing: uuid.UUID, timeout: float = 60.0) -> It
 
     if hub.db.dialect == "postgresql":
         with hub.db.engine.connect() as conn:
-            conn.execute(text(f"SET lock_timeout = {int(timeout * 1000)}"))
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _key(kind, thing)})
+            if timeout <= 0:  # try once, never wait
+                got = conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": _key(kind, thing)}
+                ).scalar()
+                if not got:
+                    conn.commit()
+                    raise LockTimeout(f"{kind} {thing} is locked")
+            else:
+                conn.execute(text(f"SET lock_timeout = {int(timeout * 1000)}"))
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _key(kind, thing)})
             conn.commit()
             try:
                 yield
@@ -61,7 +69,7 @@ def hub_lock(hub: Hub, kind: str, thing: uuid.UUID, timeout: float = 60.0) -> It
         lock = hub.queue.redis.lock(
             hub.queue.key("lock", kind, str(thing)), timeout=300, blocking_timeout=timeout
         )
-        if not lock.acquire():
+        if not lock.acquire(blocking=timeout > 0):
             raise LockTimeout(f"{kind} {thing} stayed locked for {timeout}s")
         try:
             yield
@@ -70,7 +78,7 @@ def hub_lock(hub: Hub, kind: str, thing: uuid.UUID, timeout: float = 60.0) -> It
         return
     with _local_guard:
         local = _local.setdefault(f"{kind}:{thing}", threading.Lock())
-    if not local.acquire(timeout=timeout):
+    if not (local.acquire(timeout=timeout) if timeout > 0 else local.acquire(blocking=False)):
         raise LockTimeout(f"{kind} {thing} stayed locked for {timeout}s")
     try:
         yield

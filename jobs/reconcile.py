@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from sqlmodel import select
 
@@ -19,11 +22,12 @@ from app.calendars import (
     calendar_connector,
     coach_connection,
     mark_needs_reauth,
+    pending_links_of,
 )
 from app.db import utcnow
 from app.domain.sessions import apply_change
 from app.hub import Hub, hub
-from app.locks import session_lock
+from app.locks import LockTimeout, hub_lock, session_lock
 from app.models import Coach, ProviderLink, Session
 from app.sync import dispatch, plan
 from connectors.base import Change, LinkState, Outbound, PushResult, SessionView
@@ -56,6 +60,8 @@ def reconcile(session_id: str, provider: str) -> str:
         connection_id: uuid.UUID | None = None
         try:
             writer, connection_id = _writer(h, provider, plan_)
+            if isinstance(writer, Batching) and (others := _others(h, provider, plan_)):
+                return _reconcile_batch(h, provider, writer, plan_, others)
             result = _call(writer, plan_)
         except NotConnected as err:
             # parked, not burnt: a re-link re-queues every pending link of the coach
@@ -88,6 +94,70 @@ def reconcile(session_id: str, provider: str) -> str:
         _record(h, plan_, result, provider)
     log.info("provider reconciled", extra={**ctx, "op": plan_.op, "version": plan_.view.version})
     return plan_.op
+
+
+@runtime_checkable
+class Batching(Protocol):
+    """A writer that can send many writes in one request (Google's batch endpoint)."""
+
+    def batch_write(
+        self, items: Sequence[tuple[str, SessionView, LinkState | None]]
+    ) -> list[PushResult | Exception]:
+        """One request for many writes; a result (or the error) per item, in order."""
+
+
+#: how many sessions one batch request writes at most
+BATCH_SIZE = 50
+
+
+def _others(h: Hub, provider: str, plan_: _Plan) -> list[uuid.UUID]:
+    """Other sessions of the same coach waiting for a write to the same calendar."""
+    if plan_.coach_id is None or plan_.view is None:
+        return []
+    with h.db.session() as db:
+        return [
+            sid
+            for sid in pending_links_of(db, plan_.coach_id, provider)
+            if str(sid) != plan_.view.id
+        ][: BATCH_SIZE - 1]
+
+
+def _reconcile_batch(
+    h: Hub, provider: str, writer: Batching, first: _Plan, others: list[uuid.UUID]
+) -> str:
+    """Write this session and the coach's other waiting sessions in one batch request."""
+    with ExitStack() as held:
+        plans = [first]
+        for sid in others:
+            try:  # a session another job is writing right now is left to that job
+                held.enter_context(hub_lock(h, "reconcile", sid, timeout=0))
+            except LockTimeout:
+                continue
+            other = _decide(h, sid, provider)
+            if other.op != "nothing" and other.view is not None:
+                plans.append(other)
+        items = [(p.op, p.view, p.state) for p in plans if p.view is not None]
+        results = writer.batch_write(items)
+        for p, result in zip(plans, results, strict=True):
+            if isinstance(result, TransientError):
+                _record_error(h, p.link_id, str(result), state="pending")
+                if p is not first and p.view is not None:
+                    h.enqueue(
+                        f"reconcile:{provider}:{p.view.id}",
+                        "jobs.reconcile.reconcile",
+                        p.view.id,
+                        provider,
+                        delay=result.retry_after or 5,
+                    )
+            elif isinstance(result, Exception):
+                _record_error(h, p.link_id, str(result), state="error")
+            else:
+                _record(h, p, None if p.op == "delete" else result, provider)
+    log.info("batch written", extra={"provider": provider, "writes": len(plans)})
+    first_result = results[0]
+    if isinstance(first_result, TransientError):
+        raise first_result
+    return "batch"
 
 
 def _writer(h: Hub, provider: str, plan_: _Plan) -> tuple[Outbound, uuid.UUID | None]:

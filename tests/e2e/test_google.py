@@ -405,3 +405,28 @@ def test_unlink_stops_channels_removes_events_and_revokes(stack: Stack) -> None:
     assert all(c.get("stopped") or not c.get("live") for c in channels)
     later = book(stack, at(days=3))  # no calendar any more: nothing is written there
     assert event_id(later["id"]) not in google_events(stack)
+
+
+def test_many_sessions_changing_at_once_are_written_in_a_batch(stack: Stack) -> None:
+    linked(stack)
+    stack.sandbox.state.requests.clear()
+    for day in range(1, 11):
+        start = at(days=day)
+        stack.control(
+            "POST",
+            "/calcom/bookings",
+            start=iso(start),
+            end=iso(start + timedelta(minutes=45)),
+            location="attendeeInPerson",
+            attendee={"email": f"c{day}@example.com", "name": f"Client {day}"},
+        )
+    stack.settle()
+    records = stack.sandbox.state.requests_matching("google", "POST")
+    batches = [r for r in records if r.path.endswith("/batch/calendar/v3")]
+    single = [r for r in records if r.path.endswith("/events") and not r.batch]
+    inner = [r for r in records if r.path.endswith("/events") and r.batch]
+    assert len(batches) >= 1
+    assert len(inner) + len(single) == 10
+    assert len(single) <= 1
+    events = [e for e in google_events(stack).values() if e.get("status") != "cancelled"]
+    assert len(events) == 10
