@@ -77,6 +77,19 @@ class SessionNotFound(NotFound):
     code = "session_not_found"
 
 
+class Gone(HubError):
+    """It existed, and can no longer be used (a call that is over)."""
+
+    status = 410
+    code = "gone"
+
+
+class NotReady(Conflict):
+    """Not there yet (a room being prepared), or not the hub's to hand out."""
+
+    code = "room_not_ready"
+
+
 class Unavailable(HubError):
     """A dependency is down; the caller should retry."""
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
@@ -251,3 +251,42 @@ class HttpClient:
         wait = state.next_action.sleep if state.next_action else 0.0
         what = err if err is not None else f"{self.provider} {method} {path}"
         logger.warning("%s (attempt %d), retrying in %.1fs", what, state.attempt_number, wait)
+
+
+class BearerClient:
+    """Base of the API-key REST clients: one HttpClient sending `Authorization: Bearer <key>`.
+
+    A subclass names its provider, default base URL, the statuses that mean "our key was
+    refused", any pinned headers (API versions) and how its 429s say when to come back.
+    """
+
+    slug: ClassVar[str]
+    default_base_url: ClassVar[str]
+    auth_statuses: ClassVar[frozenset[int]] = frozenset({401})
+    pinned_headers: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str | None = None,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 10.0,
+        max_attempts: int = 4,
+    ) -> None:
+        self.http = HttpClient(
+            base_url or self.default_base_url,
+            self.slug,
+            session=session,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            default_headers={"Authorization": f"Bearer {api_key}", **self.pinned_headers},
+            auth_statuses=self.auth_statuses,
+            reset_after=self.retry_hint,
+            sleep=sleep,
+        )
+
+    def retry_hint(self, headers: Mapping[str, str], now: datetime) -> float | None:
+        """Seconds until a throttled call may be retried, from provider headers (None: unknown)."""
+        return None

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
 from connectors.calcom import const
 from connectors.calcom.mapping import iso_utc
 from connectors.errors import PermanentError
-from connectors.http import HttpClient, seconds_until
+from connectors.http import BearerClient, seconds_until
 
 MAX_TAKE = 250  # GetBookingsInput_2024_08_13: @Max(250)
 METADATA_MAX_KEYS, METADATA_MAX_KEY, METADATA_MAX_VALUE = 50, 40, 500
@@ -50,30 +47,16 @@ def _check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
     return {key: str(value) for key, value in metadata.items()}
 
 
-class CalcomClient:
+class CalcomClient(BearerClient):
     """Cal.com API v2: bookings and slots, with the API version pinned per endpoint."""
 
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = const.API_BASE_URL,
-        *,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        timeout: float = 10.0,
-        max_attempts: int = 4,
-    ) -> None:
-        self.http = HttpClient(
-            base_url,
-            const.SLUG,
-            session=session,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            default_headers={"Authorization": f"Bearer {api_key}"},
-            auth_statuses=const.AUTH_STATUSES,
-            reset_after=rate_limit_reset,
-            sleep=sleep,
-        )
+    slug = const.SLUG
+    default_base_url = const.API_BASE_URL
+    auth_statuses = const.AUTH_STATUSES
+
+    def retry_hint(self, headers: Mapping[str, str], now: datetime) -> float | None:
+        """Cal.com names its reset per limit: X-RateLimit-Reset-<Name>."""
+        return rate_limit_reset(headers, now)
 
     def _call(
         self,

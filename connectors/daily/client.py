@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -12,7 +11,7 @@ import requests
 
 from connectors.daily import const
 from connectors.errors import NotFound, PermanentError
-from connectors.http import HttpClient
+from connectors.http import BearerClient
 
 
 class RoomExists(PermanentError):
@@ -37,29 +36,12 @@ def _json(response: requests.Response, where: str) -> Any:
         raise PermanentError(f"daily {where}: response is not JSON", response.status_code) from err
 
 
-class DailyClient:
+class DailyClient(BearerClient):
     """Daily REST API v1: rooms, meeting tokens, meeting sessions and webhooks."""
 
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = const.API_BASE_URL,
-        *,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        timeout: float = 10.0,
-        max_attempts: int = 4,
-    ) -> None:
-        self.http = HttpClient(
-            base_url,
-            const.SLUG,
-            session=session,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            default_headers={"Authorization": f"Bearer {api_key}"},
-            auth_statuses=const.AUTH_STATUSES,
-            sleep=sleep,
-        )
+    slug = const.SLUG
+    default_base_url = const.API_BASE_URL
+    auth_statuses = const.AUTH_STATUSES
 
     def get_domain(self) -> dict[str, Any]:
         """GET / : the domain configuration (`domain_name`, `domain_id`, `config`)."""

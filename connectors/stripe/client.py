@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
 from connectors.errors import PermanentError
-from connectors.http import HttpClient
+from connectors.http import BearerClient
 from connectors.stripe import const
 
 
@@ -22,32 +19,13 @@ def unix_seconds(value: datetime) -> int:
     return int(value.timestamp())
 
 
-class StripeClient:
+class StripeClient(BearerClient):
     """Stripe API v1 with a pinned Stripe-Version: events (recovery), Checkout, PaymentIntents."""
 
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str = const.API_BASE_URL,
-        *,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        timeout: float = 10.0,
-        max_attempts: int = 4,
-    ) -> None:
-        self.http = HttpClient(
-            base_url,
-            const.SLUG,
-            session=session,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            default_headers={
-                "Authorization": f"Bearer {api_key}",
-                const.API_VERSION_HEADER: const.API_VERSION,
-            },
-            auth_statuses=const.AUTH_STATUSES,
-            sleep=sleep,
-        )
+    slug = const.SLUG
+    default_base_url = const.API_BASE_URL
+    auth_statuses = const.AUTH_STATUSES
+    pinned_headers = {const.API_VERSION_HEADER: const.API_VERSION}
 
     def list_events(
         self,

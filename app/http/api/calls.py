@@ -9,7 +9,7 @@ from flask import Response, jsonify
 from sqlmodel import col, select
 
 from app.db import iso, utcnow
-from app.errors import Forbidden, HubError, NotFound, ValidationFailed
+from app.errors import Forbidden, Gone, NotFound, NotReady, ValidationFailed
 from app.http.api import bp
 from app.http.api.params import as_uuid, body
 from app.hub import hub
@@ -24,20 +24,6 @@ CALL_EVENTS = (
     "participant_left",
     "recording_ready",
 )
-
-
-class Gone(HubError):
-    """The call can no longer be joined."""
-
-    status = 410
-    code = "gone"
-
-
-class NotReady(HubError):
-    """The room is not there yet (or not the hub's to hand out)."""
-
-    status = 409
-    code = "room_not_ready"
 
 
 def _load(session_id: str) -> tuple[Session, Coach | None, ProviderLink | None]:
@@ -161,7 +147,7 @@ def build_summary(session: Session, events: list[SessionEvent]) -> dict[str, Any
     return {
         "session_id": str(session.id),
         "status": session.status,
-        "call_status": _call_status(session, meetings, people),
+        "call_status": _call_status(session, meetings),
         "scheduled": {
             "start": iso(session.start_at),
             "end": iso(session.end_at),
@@ -177,7 +163,7 @@ def build_summary(session: Session, events: list[SessionEvent]) -> dict[str, Any
     }
 
 
-def _call_status(session: Session, meetings: set[str], people: dict[str, Any]) -> str:
+def _call_status(session: Session, meetings: set[str]) -> str:
     if session.status == "no_show":
         return "no-show"
     if session.actual_start is None:
