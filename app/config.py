@@ -80,6 +80,16 @@ def _generated(var_dir: Path, name: str, make: Any) -> str:
     return value
 
 
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        value = int(env.get(name, str(default)))
+    except ValueError as err:
+        raise ConfigError(f"{name} must be a whole number") from err
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return value
+
+
 def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> Settings:
     """Build Settings from the environment; raise ConfigError with one clear line."""
     env = os.environ if env is None else env
@@ -133,10 +143,8 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
         }
         for s in ("google", "outlook")
     }
-    try:
-        sweep_minutes = int(env.get("SESSIONHUB_CALCOM_SWEEP_MINUTES", "10"))
-    except ValueError as err:
-        raise ConfigError("SESSIONHUB_CALCOM_SWEEP_MINUTES must be a whole number") from err
+    sweep_minutes = _whole(env, "SESSIONHUB_CALCOM_SWEEP_MINUTES", 10)
+    stuck_after = _whole(env, "SESSIONHUB_STUCK_AFTER_SECONDS", 60)
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -149,6 +157,7 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
         oauth={k: v for k, v in oauth.items() if v.get("client_id")},
         var_dir=var_dir,
         calcom_sweep_minutes=sweep_minutes,
+        stuck_after_seconds=stuck_after,
         log_format=env.get("SESSIONHUB_LOG_FORMAT", "text"),
         queue_name=env.get("SESSIONHUB_QUEUE_NAME", "sessionhub"),
     )

@@ -57,3 +57,13 @@ def test_secrets_urls_and_database(tmp_path: Path) -> None:
     assert settings.public_url == "https://hub.example.com"
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         load({"SESSIONHUB_VAR_DIR": str(tmp_path), "DATABASE_URL": "mysql://x"})
+
+
+def test_whole_number_settings(tmp_path: Path) -> None:
+    base = {"SESSIONHUB_VAR_DIR": str(tmp_path)}
+    assert load({**base, "SESSIONHUB_STUCK_AFTER_SECONDS": "5"}).stuck_after_seconds == 5
+    assert load(base).stuck_after_seconds == 60
+    with pytest.raises(ConfigError, match="SESSIONHUB_STUCK_AFTER_SECONDS must be a whole"):
+        load({**base, "SESSIONHUB_STUCK_AFTER_SECONDS": "soon"})
+    with pytest.raises(ConfigError, match="must not be negative"):
+        load({**base, "SESSIONHUB_CALCOM_SWEEP_MINUTES": "-1"})
