@@ -81,6 +81,8 @@ class Change:
     timezone: str | None = None
     title: str | None = None
     notes: str | None = None
+    reason: str | None = None
+    series_id: str | None = None
     kind: str | None = None
     location: str | None = None
     meeting_url: str | None = None

@@ -202,6 +202,7 @@ def _wanted(db: Db, session: Session, change: Change) -> dict[str, Any]:
             "timezone",
             "title",
             "notes",
+            "reason",
             "kind",
             "location",
             "meeting_url",
@@ -212,6 +213,8 @@ def _wanted(db: Db, session: Session, change: Change) -> dict[str, Any]:
         if getattr(change, name) is not None
     }
     want.update(_person_fields(change.attendee))
+    if change.series_id is not None:
+        want["series_id"] = uuid.UUID(change.series_id)
     if change.guests:
         want["guests"] = [{"email": g.email.lower(), "name": g.name} for g in change.guests]
     if change.coach is not None:

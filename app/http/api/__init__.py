@@ -26,6 +26,7 @@ def _require_key() -> None:
 
 from app.http.api import (  # noqa: E402,F401  (routes)
     availability,
+    booking,
     calls,
     coaches,
     connections,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Response, jsonify, request
 from sqlalchemy import and_, or_
+from sqlmodel import Session as Db
 from sqlmodel import col, select
 
 from app.domain.actions import change_status
@@ -103,16 +106,40 @@ def _status_route(session_id: str, status: str) -> tuple[Response, int]:
             raise ValidationFailed(f"{name} must be text", field=name)
     if by not in ("coach", "attendee", "platform"):
         raise ValidationFailed("by must be coach, attendee or platform", field="by")
+    scope = data.get("scope", "this")
+    if scope not in ("this", "following"):
+        raise ValidationFailed("scope must be this or following", field="scope")
     sid = as_uuid(session_id, "session_id")
     h = hub()
     with h.db.session() as db:
-        applied = change_status(db, sid, status, by=by, reason=reason, notes=notes)
-        providers = plan(db, h, applied)
-    dispatch(h, sid, providers)
+        targets = [sid] + (_rest_of_series(db, sid) if scope == "following" else [])
+        changed = []
+        for target in targets:
+            applied = change_status(db, target, status, by=by, reason=reason, notes=notes)
+            changed.append((target, plan(db, h, applied)))
+    for target, providers in changed:
+        dispatch(h, target, providers)
     with h.db.session() as db:
         session = db.get(Session, sid)
         assert session is not None  # noqa: S101 - just changed it
         return jsonify(sessions_json(db, [session])[0]), 200
+
+
+def _rest_of_series(db: Db, sid: uuid.UUID) -> list[uuid.UUID]:
+    """Later live occurrences of the session's series (none when it is not in one)."""
+    session = db.get(Session, sid)
+    if session is None or session.series_id is None:
+        return []
+    return [
+        s.id
+        for s in db.exec(
+            select(Session).where(
+                Session.series_id == session.series_id,
+                col(Session.start_at) > session.start_at,
+                col(Session.status).not_in(("cancelled", "rejected", "completed", "no_show")),
+            )
+        )
+    ]
 
 
 @bp.post("/sessions/<session_id>/confirm")
