@@ -34,6 +34,7 @@ def dump(sb: Sandbox) -> dict[str, Any]:
             },
             "calcom": {"bookings": [api_booking(b) for b in state.bookings.values()]},
             "google": state.google.dump(),
+            "outlook": state.outlook.dump(),
         }
 
 

@@ -12,14 +12,22 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 import connectors.sandbox.google as google
 import connectors.sandbox.google_control as google_control
+import connectors.sandbox.outlook as outlook
+import connectors.sandbox.outlook_control as outlook_control
 from connectors.sandbox import actions, calcom, control, daily
 from connectors.sandbox.api import ApiError, ProviderApi, Sandbox, current, json_response
 from connectors.sandbox.faults import FaultInjector
 from connectors.sandbox.state import SandboxConfig, SandboxState
+from connectors.sandbox.tls import TlsMaterial, make_tls
 from connectors.sandbox.webhooks import WebhookSender
 
-#: the emulated providers; Microsoft Graph joins here as a further module
-PROVIDERS: tuple[ProviderApi, ...] = (daily.PROVIDER, calcom.PROVIDER, google.PROVIDER)
+#: the emulated providers
+PROVIDERS: tuple[ProviderApi, ...] = (
+    daily.PROVIDER,
+    calcom.PROVIDER,
+    google.PROVIDER,
+    outlook.PROVIDER,
+)
 
 
 def _gate() -> Response | None:
@@ -87,6 +95,7 @@ def create_sandbox(
     app.register_blueprint(control.blueprint, url_prefix=control.PREFIX)
     app.register_blueprint(actions.blueprint, url_prefix=control.PREFIX)
     app.register_blueprint(google_control.blueprint, url_prefix=google_control.PREFIX)
+    app.register_blueprint(outlook_control.blueprint, url_prefix=outlook_control.PREFIX)
     app.before_request(_gate)
     app.after_request(_log)
     app.register_error_handler(ApiError, _api_error)
@@ -100,16 +109,30 @@ def sandbox_of(app: Flask) -> Sandbox:
     return found
 
 
-class RunningSandbox:
-    """A sandbox served on loopback from a daemon thread; a context manager."""
+def _base(scheme: str, server: BaseWSGIServer) -> str:
+    host = server.host if ":" not in server.host else f"[{server.host}]"
+    return f"{scheme}://{host}:{server.port}"
 
-    def __init__(self, app: Flask, server: BaseWSGIServer, thread: threading.Thread) -> None:
+
+class RunningSandbox:
+    """A sandbox served on loopback from daemon threads (HTTP, optionally HTTPS too)."""
+
+    def __init__(
+        self,
+        app: Flask,
+        server: BaseWSGIServer,
+        thread: threading.Thread,
+        tls: tuple[BaseWSGIServer, threading.Thread, TlsMaterial] | None = None,
+    ) -> None:
         self.app = app
         self.server = server
         self.thread = thread
+        self.tls = tls
         self.sandbox = sandbox_of(app)
-        host = server.host if ":" not in server.host else f"[{server.host}]"
-        self.url = f"http://{host}:{server.port}"
+        self.url = _base("http", server)
+        #: the same app over TLS (None without https=True); trust it with `ca_bundle`
+        self.https_url = _base("https", tls[0]) if tls else None
+        self.ca_bundle = str(tls[2].ca_bundle) if tls else None
 
     @property
     def state(self) -> SandboxState:
@@ -141,15 +164,26 @@ class RunningSandbox:
         """SESSIONHUB_GOOGLE_API_URL and SESSIONHUB_GOOGLE_OAUTH_URL for the hub."""
         return f"{self.url}{google.PROVIDER.prefix}"
 
+    @property
+    def outlook_url(self) -> str:
+        """`{https_url}/outlook` (the MSAL authority is `{outlook_url}/common`)."""
+        return f"{self.https_url or self.url}{outlook.PROVIDER.prefix}"
+
     def hub_env(self) -> dict[str, str]:
         """The SESSIONHUB_* variables that point a hub at this sandbox."""
-        return hub_env(self.url, self.sandbox.config)
+        return hub_env(self.url, self.sandbox.config, self.https_url, self.ca_bundle)
 
     def stop(self) -> None:
-        """Stop serving, close the socket and the webhook thread."""
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        """Stop serving, close the sockets, the webhook thread and the TLS temp files."""
+        servers = [(self.server, self.thread)]
+        if self.tls is not None:
+            servers.append((self.tls[0], self.tls[1]))
+        for server, thread in servers:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=10)
+        if self.tls is not None:
+            self.tls[2].cleanup()
         self.sandbox.webhooks.close()
 
     def __enter__(self) -> RunningSandbox:
@@ -164,12 +198,26 @@ class RunningSandbox:
         self.stop()
 
 
-def hub_env(url: str, config: SandboxConfig) -> dict[str, str]:
-    """SESSIONHUB_<SLUG>_API_URL / _API_KEY / _WEBHOOK_SECRET (Google: _OAUTH_URL, _CLIENT_*)."""
+def hub_env(
+    url: str,
+    config: SandboxConfig,
+    https_url: str | None = None,
+    ca_bundle: str | None = None,
+) -> dict[str, str]:
+    """SESSIONHUB_<SLUG>_API_URL / _API_KEY / _WEBHOOK_SECRET (Google: _OAUTH_URL, _CLIENT_*;
+    Outlook: _AUTHORITY_URL, _API_URL, _CA_BUNDLE, _CLIENT_*, _TENANT on the HTTPS listener)."""
     env = {f"SESSIONHUB_{p.slug.upper()}_API_URL": f"{url}{p.prefix}" for p in PROVIDERS}
     env["SESSIONHUB_GOOGLE_OAUTH_URL"] = f"{url}{google.PROVIDER.prefix}"
     env["SESSIONHUB_GOOGLE_CLIENT_ID"] = config.google_client_id
     env["SESSIONHUB_GOOGLE_CLIENT_SECRET"] = config.google_client_secret
+    ms = f"{https_url or url}{outlook.PROVIDER.prefix}"
+    env["SESSIONHUB_OUTLOOK_AUTHORITY_URL"] = ms
+    env["SESSIONHUB_OUTLOOK_API_URL"] = f"{ms}/v1.0"
+    env["SESSIONHUB_OUTLOOK_CLIENT_ID"] = config.outlook_client_id
+    env["SESSIONHUB_OUTLOOK_CLIENT_SECRET"] = config.outlook_client_secret
+    env["SESSIONHUB_OUTLOOK_TENANT"] = "common"
+    if ca_bundle:
+        env["SESSIONHUB_OUTLOOK_CA_BUNDLE"] = ca_bundle
     env.update({f"SESSIONHUB_{k.upper()}_API_KEY": v for k, v in config.api_keys.items()})
     if config.calcom_webhook_secret:
         env["SESSIONHUB_CALCOM_WEBHOOK_SECRET"] = config.calcom_webhook_secret
@@ -191,14 +239,34 @@ def serve_in_thread(
     port: int = 0,
     *,
     quiet: bool = True,
+    https: bool = True,
+    https_port: int = 0,
 ) -> RunningSandbox:
-    """Serve a new sandbox from a daemon thread (port 0 picks a free port)."""
+    """Serve a new sandbox from a daemon thread (port 0 picks a free port).
+
+    `https=True` also serves the same app over TLS (a throwaway CA made now) on `https_port`.
+    """
     app = create_sandbox(config)
     handler = QuietRequestHandler if quiet else WSGIRequestHandler
     server = make_server(host, port, app, threaded=True, request_handler=handler)
+    thread = _start(server, "sandbox-http")
+    tls = None
+    if https:
+        material = make_tls()
+        secure = make_server(
+            host,
+            https_port,
+            app,
+            threaded=True,
+            request_handler=handler,
+            ssl_context=material.server_context(),
+        )
+        tls = (secure, _start(secure, "sandbox-https"), material)
+    return RunningSandbox(app, server, thread, tls)
+
+
+def _start(server: BaseWSGIServer, name: str) -> threading.Thread:
     # a short poll interval keeps stop() (shutdown) quick
-    thread = threading.Thread(
-        target=server.serve_forever, args=(0.05,), name="sandbox-http", daemon=True
-    )
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True)
     thread.start()
-    return RunningSandbox(app, server, thread)
+    return thread

@@ -26,6 +26,7 @@ from connectors.sandbox.models import (
     TokenGrant,
     utcnow,
 )
+from connectors.sandbox.outlook_store import OutlookStore
 
 #: default secrets and keys, so a demo works without flags (never real credentials)
 DEFAULT_CALCOM_WEBHOOK_SECRET = "sandbox-calcom-webhook-secret"  # noqa: S105
@@ -33,6 +34,8 @@ DEFAULT_DAILY_WEBHOOK_SECRET = base64.b64encode(b"sessionhub-sandbox-daily-hmac-
 DEFAULT_API_KEYS: Mapping[str, str] = {"calcom": "cal_sandbox_key", "daily": "sandbox-daily-key"}
 DEFAULT_GOOGLE_CLIENT_ID = "sandbox-client.apps.googleusercontent.com"
 DEFAULT_GOOGLE_CLIENT_SECRET = "sandbox-google-client-secret"  # noqa: S105
+DEFAULT_OUTLOOK_CLIENT_ID = "5a1b0c0e-5e55-4b0b-a000-5a4db0c0ffee"
+DEFAULT_OUTLOOK_CLIENT_SECRET = "sandbox-outlook-client-secret"  # noqa: S105
 DEFAULT_ORGANIZER: Mapping[str, Any] = {
     "id": 1,
     "name": "Sandbox Coach",
@@ -66,6 +69,9 @@ class SandboxConfig:
     #: the one OAuth client Google's emulation knows
     google_client_id: str = DEFAULT_GOOGLE_CLIENT_ID
     google_client_secret: str = DEFAULT_GOOGLE_CLIENT_SECRET
+    #: the one app registration the Microsoft identity emulation knows
+    outlook_client_id: str = DEFAULT_OUTLOOK_CLIENT_ID
+    outlook_client_secret: str = DEFAULT_OUTLOOK_CLIENT_SECRET
 
 
 def _match(value: str, wanted: str | None) -> bool:
@@ -93,6 +99,7 @@ class SandboxState:
             self.daily_webhooks: dict[str, DailyWebhook] = {}
             self.bookings: dict[str, Booking] = {}
             self.google = GoogleStore(self.lock, self.now)
+            self.outlook = OutlookStore(self.lock, self.now)
             self.requests: list[RequestRecord] = []
             self.outbox: list[Delivery] = []
             self._ids = itertools.count(1)

@@ -48,6 +48,8 @@ class HubStub:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.plan: deque[int] = deque()
+        #: how Graph's validation handshake (`?validationToken=`) is answered: echo | json | wrong
+        self.validation = "echo"
         self.lock = threading.Lock()
         self.server = make_server(
             "127.0.0.1", 0, self.app, threaded=True, request_handler=QuietRequestHandler
@@ -59,8 +61,15 @@ class HubStub:
     def app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         headers = {k.lower(): v for k, v in request.headers.items()}
+        token = request.args.get("validationToken")
         with self.lock:
             self.received.append(Received(request.path, headers, request.get_data()))
+            if token is not None and self.validation == "echo":
+                response = Response(token, 200, mimetype="text/plain")
+                return response(environ, start_response)
+            if token is not None and self.validation == "wrong":
+                response = Response(token[::-1], 200, mimetype="text/plain")
+                return response(environ, start_response)
             status = self.plan.popleft() if self.plan else 200
         response = Response(json.dumps({"status": "ok"}), status, mimetype="application/json")
         return response(environ, start_response)
@@ -94,6 +103,7 @@ def hub(hub_server: HubStub) -> HubStub:
     with hub_server.lock:
         hub_server.received.clear()
         hub_server.plan.clear()
+        hub_server.validation = "echo"
     return hub_server
 
 
@@ -198,3 +208,82 @@ def google_auth_query(api: Api, **extra: str) -> dict[str, str]:
 @pytest.fixture
 def api(sandbox: RunningSandbox, http: requests.Session) -> Api:
     return Api(sandbox, http)
+
+
+OUTLOOK_REDIRECT = "http://127.0.0.1:8000/connect/outlook/callback"
+OUTLOOK_SCOPES = "Calendars.ReadWrite offline_access openid profile"
+
+
+class Outlook:
+    """Calls to the sandbox's Outlook emulation over its HTTPS listener (trusting its CA)."""
+
+    def __init__(self, sandbox: RunningSandbox, session: requests.Session) -> None:
+        self.sandbox = sandbox
+        self.session = session
+        # REQUESTS_CA_BUNDLE in the environment would override session.verify
+        session.trust_env = False
+        session.verify = str(sandbox.ca_bundle)
+
+    @property
+    def base(self) -> str:
+        return f"{self.sandbox.https_url}/outlook"
+
+    def call(
+        self, method: str, path: str, token: str | None = None, **kw: Any
+    ) -> requests.Response:
+        headers = kw.pop("headers", {})
+        if token is not None:
+            headers.setdefault("Authorization", f"Bearer {token}")
+        return self.session.request(method, self.base + path, headers=headers, timeout=15, **kw)
+
+    def graph(self, method: str, path: str, token: str | None, **kw: Any) -> requests.Response:
+        """A Graph v1.0 call (`path` below /v1.0)."""
+        return self.call(method, "/v1.0" + path, token, **kw)
+
+    def control(self, method: str, path: str, **kw: Any) -> requests.Response:
+        url = f"{self.sandbox.https_url}/_sandbox/outlook{path}"
+        return self.session.request(method, url, timeout=15, **kw)
+
+    def approve(self, email: str = "coach@example.com", **extra: str) -> requests.Response:
+        config = self.sandbox.sandbox.config
+        form = {
+            "client_id": config.outlook_client_id,
+            "redirect_uri": OUTLOOK_REDIRECT,
+            "response_type": "code",
+            "scope": OUTLOOK_SCOPES,
+            "state": "st",
+            "login_hint": email,
+            "decision": "accept",
+            **extra,
+        }
+        return self.call("POST", "/common/oauth2/v2.0/approve", data=form, allow_redirects=False)
+
+    def token(self, **form: str) -> requests.Response:
+        config = self.sandbox.sandbox.config
+        data = {
+            "client_id": config.outlook_client_id,
+            "client_secret": config.outlook_client_secret,
+            **form,
+        }
+        return self.call("POST", "/common/oauth2/v2.0/token", data=data)
+
+    def connect(self, email: str = "coach@example.com") -> dict[str, Any]:
+        """Consent and code exchange: the token response."""
+        approved = self.approve(email)
+        code = parse_qs(urlsplit(approved.headers["Location"]).query)["code"][0]
+        answer = self.token(
+            grant_type="authorization_code", code=code, redirect_uri=OUTLOOK_REDIRECT
+        )
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    def default_calendar(self, token: str) -> str:
+        calendars = self.graph("GET", "/me/calendars", token).json()["value"]
+        return str(next(c["id"] for c in calendars if c["isDefaultCalendar"]))
+
+
+@pytest.fixture
+def outlook(sandbox: RunningSandbox) -> Iterator[Outlook]:
+    with requests.Session() as session:
+        yield Outlook(sandbox, session)
