@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser serve test lint typecheck unit demo clean
+.PHONY: install browser serve test lint typecheck unit smoke demo clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,9 +34,15 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install browser
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/smoke
 
-test: lint typecheck unit
+# The production layout of deploy/ on loopback: private redis-server, PostgreSQL schema, sandbox,
+# migrate, gunicorn (deploy/gunicorn.conf.py) + 2 workers; SIGTERM and Redis-restart drills; and
+# the deploy files linted (hadolint, yamllint, kubernetes-validate).
+smoke: install
+	$(BIN)/pytest tests/smoke -p no:cacheprovider
+
+test: lint typecheck unit smoke
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

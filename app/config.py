@@ -138,7 +138,14 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
     oauth = {
         s: {
             key.lower(): env[f"SESSIONHUB_{s.upper()}_{key}"]
-            for key in ("CLIENT_ID", "CLIENT_SECRET", "OAUTH_URL", "TENANT", "AUTHORITY_URL")
+            for key in (
+                "CLIENT_ID",
+                "CLIENT_SECRET",
+                "OAUTH_URL",
+                "TENANT",
+                "AUTHORITY_URL",
+                "CA_BUNDLE",
+            )
             if env.get(f"SESSIONHUB_{s.upper()}_{key}")
         }
         for s in ("google", "outlook")

@@ -19,7 +19,7 @@ def get(slug: str) -> Connector | None:
 
 
 def _load_builtin() -> None:
-    from connectors import calcom, daily, google, stripe  # noqa: F401  (register themselves)
+    from connectors import calcom, daily, google, outlook, stripe  # noqa: F401  (register themselves)
 
 
 _load_builtin()

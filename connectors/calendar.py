@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import Outbound
@@ -124,6 +124,16 @@ class OAuth(ABC):
     def exchange(self, redirect_uri: str, code: str) -> TokenSet:
         """Trade the callback's code for tokens; AuthError when refused."""
 
+    def begin(self, redirect_uri: str, state: str) -> tuple[str, dict[str, Any]]:
+        """(consent URL, flow state to keep — encrypted — until the callback)."""
+        return self.authorization_url(redirect_uri, state), {}
+
+    def finish(
+        self, redirect_uri: str, params: Mapping[str, str], flow: Mapping[str, Any]
+    ) -> TokenSet:
+        """Redeem the callback's parameters with the kept flow state."""
+        return self.exchange(redirect_uri, params.get("code", ""))
+
     @abstractmethod
     def refresh(self, tokens: TokenSet) -> TokenSet:
         """Fresh tokens; AuthError (e.g. invalid_grant) means the coach must link again."""
@@ -152,6 +162,8 @@ class CalendarConnector(ABC):
     """What a calendar provider offers beyond webhooks: OAuth and a calendar API."""
 
     scopes: Sequence[str] = ()
+    #: renew a push channel when less than this is left (about half its lifetime)
+    channel_renew_before: timedelta = timedelta(hours=24)
 
     @abstractmethod
     def push_items(self, headers: Mapping[str, str], raw: bytes) -> list[PushItem]:

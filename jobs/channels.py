@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlmodel import col, delete, select
 
-from app.calendars import NotConnected, api_for
+from app.calendars import NotConnected, api_for, calendar_connector
 from app.db import utcnow
 from app.hub import hub
 from app.models import BusyInterval, CalendarConnection, CalendarFeed, ProviderLink, Session
@@ -21,14 +21,11 @@ log = logging.getLogger(__name__)
 
 #: requested channel lifetime (providers may grant less; the response is what counts)
 CHANNEL_TTL = timedelta(days=7)
-#: renew channels that expire within this
-RENEW_BEFORE = timedelta(hours=24)
 
 
 def renew_channels(connection_id: str | None = None) -> int:
     """Open channels for feeds without one, and replace those expiring soon (new, then stop)."""
     h = hub()
-    soon = utcnow() + RENEW_BEFORE
     with h.db.session() as db:
         query = (
             select(CalendarFeed, CalendarConnection)
@@ -40,7 +37,8 @@ def renew_channels(connection_id: str | None = None) -> int:
         rows = [
             (f, c.id)
             for f, c in db.exec(query)
-            if f.channel_expires_at is None or f.channel_expires_at < soon
+            if f.channel_expires_at is None
+            or f.channel_expires_at < utcnow() + _renew_before(c.provider)
         ]
     renewed = 0
     address = f"{h.settings.public_url}/webhooks/{{provider}}"
@@ -193,3 +191,40 @@ def _delete_quietly(writer: Outbound, link: ProviderLink) -> None:
         writer.delete(view, LinkState(link.external_id, link.remote_version, 0, dict(link.data)))
     except Exception:  # noqa: BLE001 - one failed delete must not stop the unlink
         log.warning("event not deleted on unlink", extra={"session_id": str(link.session_id)})
+
+
+def _renew_before(provider: str) -> timedelta:
+    connector = calendar_connector(provider)
+    return connector.channel_renew_before if connector else timedelta(hours=24)
+
+
+def lifecycle(feed_id: str, event: str) -> str:
+    """Act on a Graph lifecycle notification for one feed's subscription."""
+    h, fid = hub(), uuid.UUID(feed_id)
+    with h.db.session() as db:
+        feed = db.get(CalendarFeed, fid)
+        if feed is None:
+            return "missing"
+        cid, channel_id = feed.connection_id, feed.channel_id
+        if event == "subscriptionRemoved":  # Graph dropped it: open a new one, then catch up
+            feed.channel_id = feed.channel_resource_id = feed.channel_token_encrypted = None
+            feed.channel_expires_at = None
+        if event in ("subscriptionRemoved", "missed"):  # notifications were lost: read it all
+            feed.cursor = None
+        db.add(feed)
+    if event == "reauthorizationRequired" and channel_id:
+        try:
+            api = api_for(h, cid)  # refreshes the token first if it is about to expire
+            reauthorize = getattr(api, "reauthorize", None)
+            if reauthorize is not None:
+                reauthorize(channel_id)
+                return "reauthorized"
+        except (NotConnected, AuthError) as err:
+            log.warning(
+                "subscription not reauthorized", extra={"feed_id": feed_id, "reason": str(err)}
+            )
+            return "not_connected"
+    if event == "subscriptionRemoved":
+        renew_channels(str(cid))
+    h.enqueue(f"sync-calendar:{cid}", "jobs.calendars.sync_calendar", str(cid))
+    return event

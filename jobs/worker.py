@@ -1,8 +1,16 @@
-"""`sessionhub worker`: an RQ worker (with RQ's scheduler) plus the sweep ticker."""
+"""`sessionhub worker`: an RQ worker (with RQ's scheduler) plus the sweep ticker.
+
+RQ's worker quits when Redis goes away; this one waits for Redis to come back and works on,
+so a Redis restart needs no supervisor. A SIGTERM still means a warm shutdown: the job in
+hand is finished, then the process exits.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+
+from redis.exceptions import RedisError
 
 from app import create_app
 from app.hub import hub
@@ -10,6 +18,9 @@ from app.queue import RedisQueue
 from jobs.schedule import start_thread
 
 log = logging.getLogger(__name__)
+
+#: how long to wait between attempts to reach Redis again
+BACKOFF = (1.0, 2.0, 5.0, 10.0)
 
 
 def work(burst: bool = False) -> None:
@@ -24,8 +35,31 @@ def work(burst: bool = False) -> None:
                 "sessionhub worker needs REDIS_URL (embedded mode runs jobs in the serve process)"
             )
         stop = start_thread(app, h)
+        attempt = 0
         try:
-            worker = Worker([h.queue.queue], connection=h.queue.redis)
-            worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
+            while True:
+                worker = None
+                try:
+                    worker = Worker([h.queue.queue], connection=h.queue.redis)
+                    worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
+                except RedisError:
+                    log.warning("Redis is unreachable; the worker waits for it")
+                stopped = worker is not None and worker._stop_requested  # noqa: SLF001
+                if burst or stopped:
+                    return
+                attempt = _wait_for_redis(h.queue, attempt)
         finally:
             stop.set()
+
+
+def _wait_for_redis(queue: RedisQueue, attempt: int) -> int:
+    """Sleep with backoff until Redis answers again; returns the next attempt number."""
+    while True:
+        time.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+        attempt += 1
+        try:
+            queue.ping()
+        except RedisError:
+            continue
+        log.info("Redis is back; the worker resumes")
+        return 0

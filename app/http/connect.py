@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from typing import Any
@@ -99,7 +100,10 @@ def authorize(provider: str) -> Response:
     state = signer(h, "oauth-state").dumps(
         {"coach": str(coach_id), "provider": provider, "nonce": nonce}
     )
-    return redirect(oauth.authorization_url(_callback_url(h, provider), state))
+    url, flow = oauth.begin(_callback_url(h, provider), state)
+    if flow:  # PKCE verifier and nonce: kept encrypted in the browser's own session
+        session["oauth_flow"] = h.crypto.encrypt(json.dumps(flow))
+    return redirect(url)
 
 
 def _callback_url(h: Hub, provider: str) -> str:
@@ -131,7 +135,9 @@ def callback(provider: str) -> Response | tuple[str, int]:
     if request.args.get("error"):
         return _problem("The calendar was not linked: access was declined.", 200)
     try:
-        tokens = oauth.exchange(_callback_url(h, provider), request.args.get("code", ""))
+        sealed = session.pop("oauth_flow", None)
+        flow = json.loads(h.crypto.decrypt(sealed)) if sealed else {}
+        tokens = oauth.finish(_callback_url(h, provider), request.args.to_dict(), flow)
         email = oauth.api(tokens).account_email()
     except AuthError:
         return _problem("The provider refused the sign-in. Open your link and try again.")

@@ -38,6 +38,7 @@ def receive_push(
     accepted, rejected, unknown = 0, 0, 0
     to_sync: set[str] = set()
     stops: list[tuple[str, str]] = []
+    lifecycles: list[tuple[str, str]] = []
     with h.db.session() as db:
         for item in items:
             feed = db.exec(
@@ -61,6 +62,10 @@ def receive_push(
             accepted += 1
             if item.state == "sync":
                 continue
+            if item.state.startswith("lifecycle:"):
+                event = item.state.split(":", 1)[1]
+                lifecycles.append((str(feed.id), event))
+                continue
             if feed.dirty_since is None:
                 feed.dirty_since = utcnow()
                 db.add(feed)
@@ -70,6 +75,8 @@ def receive_push(
         raise Unauthorized("channel token does not match", code="invalid_signature")
     for cid in sorted(to_sync):
         h.enqueue(f"sync-calendar:{cid}", "jobs.calendars.sync_calendar", cid)
+    for feed_id, event in lifecycles:
+        h.enqueue(f"lifecycle:{feed_id}:{event}", "jobs.channels.lifecycle", feed_id, event)
     for channel_id, resource_id in stops:
         h.enqueue(
             f"stop-channel:{channel_id}",

@@ -1,10 +1,11 @@
 """Outlook (Microsoft Graph) connector: change notifications in, MSAL OAuth, delta and writes.
 
-Not registered yet: the lead adds it to `connectors/__init__.py` (`register(connector)`).
+Registers itself as `outlook`.
 """
 
 from __future__ import annotations
 
+from connectors import register
 from connectors.outlook.api import OutlookCalendarApi
 from connectors.outlook.mapping import event_body, to_calendar_event, transaction_id
 from connectors.outlook.oauth import OutlookOAuth
@@ -22,4 +23,4 @@ __all__ = [
     "transaction_id",
 ]
 
-connector = OutlookConnector()
+connector = register(OutlookConnector())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Callable, Mapping, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -108,25 +109,28 @@ class OutlookOAuth(OAuth):
     # --- the connect page ------------------------------------------------------------------
 
     def begin(
-        self, redirect_uri: str, state: str, *, response_mode: str = "form_post"
+        self, redirect_uri: str, state: str, *, response_mode: str = "query"
     ) -> tuple[str, dict[str, Any]]:
         """(consent URL, flow to keep until the callback): PKCE, nonce and our state.
 
-        The answer comes back as a form POST to `redirect_uri` (`form_post`, what msal 1.39
-        recommends and warns without); being a cross-site POST, it carries no SameSite=Lax
-        cookie, so the hub finds the kept flow by `state`. `select_account` rather than
-        `consent`: Entra issues refresh tokens without a forced consent screen, and tenants
-        that forbid user consent would refuse `consent`.
+        The hub uses `query`: the answer is a GET to `redirect_uri`, which carries the
+        SameSite=Lax session cookie that binds the callback to the browser that started it (a
+        cross-site `form_post` cannot). PKCE and the client secret protect the code in the
+        URL; msal's advisory warning about form_post is silenced for that reason only.
+        `select_account` rather than `consent`: Entra issues refresh tokens without a forced
+        consent screen, and tenants that forbid user consent would refuse `consent`.
         """
         if not state:
             raise ValueError("state is required (the hub signs and checks it)")
-        flow = self.app(msal.SerializableTokenCache()).initiate_auth_code_flow(
-            list(const.SCOPES),
-            redirect_uri=redirect_uri,
-            state=state,
-            prompt="select_account",
-            response_mode=response_mode,
-        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*form_post.*", category=UserWarning)
+            flow = self.app(msal.SerializableTokenCache()).initiate_auth_code_flow(
+                list(const.SCOPES),
+                redirect_uri=redirect_uri,
+                state=state,
+                prompt="select_account",
+                response_mode=response_mode,
+            )
         return str(flow["auth_uri"]), dict(flow)
 
     def finish(

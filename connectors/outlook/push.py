@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from connectors.base import Connector, Headers, InboundEvent, Reply, body_digest
@@ -104,6 +105,9 @@ def verify(raw: bytes, secrets: Sequence[str]) -> None:
 
 class OutlookConnector(Connector, CalendarConnector):
     """Outlook (Microsoft Graph): notifications in (triggers), MSAL OAuth, delta and writes."""
+
+    #: Graph event subscriptions live at most 4230 minutes: renew at half-life
+    channel_renew_before = timedelta(minutes=4230 // 2)
 
     slug: ClassVar[str] = const.SLUG
     stored_headers: ClassVar[tuple[str, ...]] = ("content-type",)

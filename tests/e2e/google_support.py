@@ -42,9 +42,9 @@ def make_coach(stack: Stack, email: str = COACH) -> str:
     return coach_id
 
 
-def link_url(stack: Stack, coach_id: str) -> str:
+def link_url(stack: Stack, coach_id: str, provider: str = "google") -> str:
     resp = stack.api.post(
-        f"{stack.url}/api/coaches/{coach_id}/link-url", json={"provider": "google"}, timeout=10
+        f"{stack.url}/api/coaches/{coach_id}/link-url", json={"provider": provider}, timeout=10
     )
     assert resp.status_code == 200, resp.text
     url: str = resp.json()["url"]
@@ -52,11 +52,16 @@ def link_url(stack: Stack, coach_id: str) -> str:
 
 
 def link_google(
-    stack: Stack, coach_id: str, email: str = COACH, browser: requests.Session | None = None
+    stack: Stack,
+    coach_id: str,
+    email: str = COACH,
+    browser: requests.Session | None = None,
+    provider: str = "google",
+    decision: str = "allow",
 ) -> requests.Response:
     """Open the link, continue to Google, allow, come back; returns the settings page."""
     browser = browser or requests.Session()
-    start = browser.get(link_url(stack, coach_id), timeout=10)
+    start = browser.get(link_url(stack, coach_id, provider), timeout=10)
     assert start.status_code == 200, start.text
     action, hidden, _ = forms(start.text)[0]
     consent = browser.post(urljoin(start.url, action), data=hidden, timeout=10)
@@ -64,7 +69,7 @@ def link_google(
     action, hidden, _ = forms(consent.text)[0]
     return browser.post(
         urljoin(consent.url, action),
-        data={**hidden, "login_hint": email, "decision": "allow"},
+        data={**hidden, "login_hint": email, "decision": decision},
         timeout=10,
     )
 

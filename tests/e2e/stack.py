@@ -102,6 +102,7 @@ def stack(make_app: AppFactory, db_url: str, redis_url: str) -> Iterator[Stack]:
                         "OAUTH_URL",
                         "TENANT",
                         "AUTHORITY_URL",
+                        "CA_BUNDLE",
                     )
                     if f"SESSIONHUB_{s.upper()}_{key}" in env
                 }

@@ -76,3 +76,24 @@ def test_coach_links_google_in_a_browser(stack: Stack, chromium: Any, tmp_path: 
         assert page.locator("#state").inner_text() == "active"
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_coach_links_outlook_in_a_browser(stack: Stack, chromium: Any) -> None:
+    coach = make_coach(stack)
+    context = chromium.new_context(ignore_https_errors=True)  # the sandbox's throwaway CA
+    page = context.new_page()
+    try:
+        page.goto(link_url(stack, coach, "outlook"))
+        page.get_by_role("button", name="Continue to Outlook / Microsoft 365").click()
+        page.get_by_label("E-mail", exact=False).fill(COACH)
+        page.get_by_role("button", name="Accept").click()
+        page.wait_for_url("**/connect/outlook/settings**")
+        assert page.get_by_role("status").inner_text() == "Your calendar is linked."
+        assert page.locator("#account").inner_text() == COACH
+        stack.settle()
+        page.reload()
+        assert page.locator("#state").inner_text() == "active"
+        assert page.get_by_role("radio", name="Calendar").is_checked()
+    finally:
+        context.close()
