@@ -47,6 +47,7 @@ class Settings:
     log_format: str = "text"
     job_retry_intervals: tuple[int, ...] = (5, 30, 120, 600, 1800)
     queue_name: str = "sessionhub"
+    metrics_token: str | None = None
     testing: bool = False
 
     @property
@@ -167,4 +168,5 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
         stuck_after_seconds=stuck_after,
         log_format=env.get("SESSIONHUB_LOG_FORMAT", "text"),
         queue_name=env.get("SESSIONHUB_QUEUE_NAME", "sessionhub"),
+        metrics_token=env.get("SESSIONHUB_METRICS_TOKEN") or None,
     )

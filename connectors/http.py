@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import requests
+from prometheus_client import Counter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
 from connectors.errors import AuthError, NotFound, PermanentError, TransientError
@@ -77,6 +78,10 @@ def _error_text(response: requests.Response) -> str:
             if isinstance(body.get(key), str):
                 return str(body[key])[:_ERROR_TEXT_LIMIT]
     return str(body)[:_ERROR_TEXT_LIMIT]
+
+
+#: every provider API call by provider and status ("error" when no answer came)
+PROVIDER_CALLS = Counter("sessionhub_provider_calls", "Provider API calls", ["provider", "status"])
 
 
 class HttpClient:
@@ -195,12 +200,16 @@ class HttpClient:
                 timeout=self.timeout,
             )
         except requests.ConnectTimeout as err:  # never reached the provider
+            PROVIDER_CALLS.labels(self.provider, "error").inc()
             raise Unsent(f"{where}: {type(err).__name__}") from err
         except (requests.ConnectionError, requests.Timeout) as err:
+            PROVIDER_CALLS.labels(self.provider, "error").inc()
             raise TransientError(f"{where}: {type(err).__name__}") from err
         except requests.RequestException as err:
+            PROVIDER_CALLS.labels(self.provider, "error").inc()
             raise PermanentError(f"{where}: {type(err).__name__}") from err
         status = response.status_code
+        PROVIDER_CALLS.labels(self.provider, str(status)).inc()
         logger.debug("%s -> %s", where, status)
         if status in ok:
             return response

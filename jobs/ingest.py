@@ -15,6 +15,7 @@ from app.domain.links import find_link
 from app.domain.sessions import Applied, apply_change
 from app.errors import HubError, SessionNotFound
 from app.hub import Hub, hub
+from app.metrics import INGEST_SECONDS
 from app.models import WebhookDelivery
 from app.sync import dispatch, plan
 from connectors.base import Change, Connector, LinkState
@@ -62,6 +63,9 @@ def ingest_delivery(delivery_id: int, replay: bool = False) -> str:
             row = db.get(WebhookDelivery, delivery_id)
             if row is not None:
                 row.state, row.processed_at, row.last_error = "processed", utcnow(), None
+                INGEST_SECONDS.labels(provider).observe(
+                    (row.processed_at - row.received_at).total_seconds()
+                )
                 row.session_id = results[-1].session_id if results else None
                 db.add(row)
     except IntegrityError as err:

@@ -9,6 +9,7 @@ from typing import Any
 from flask import has_app_context
 
 from app.hub import hub
+from app.metrics import JOB_SECONDS, JOBS, job_name
 from app.queue import resolve
 from jobs import job_app
 
@@ -31,7 +32,13 @@ def run_in_thread(key: str, func: str, args: tuple[Any, ...]) -> None:
 def _call(key: str, func: str, args: tuple[Any, ...]) -> Any:
     hub().queue.started(key)
     began = time.perf_counter()
+    kind, outcome = job_name(key), "failed"
     try:
-        return resolve(func)(*args)
+        result = resolve(func)(*args)
+        outcome = "ok"
+        return result
     finally:
-        log.debug("job ran", extra={"job": key, "ms": round((time.perf_counter() - began) * 1000)})
+        elapsed = time.perf_counter() - began
+        JOBS.labels(kind, outcome).inc()
+        JOB_SECONDS.labels(kind).observe(elapsed)
+        log.debug("job ran", extra={"job": key, "ms": round(elapsed * 1000)})

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from app.errors import Forbidden, Unauthorized
 from app.hub import hub
+from app.metrics import exposition
+from connectors.signing import equals
 
 bp = Blueprint("health", __name__)
 
@@ -41,3 +45,18 @@ def readyz() -> tuple[Response, int]:
 def _db_probe() -> None:
     with hub().db.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics: with SESSIONHUB_METRICS_TOKEN as a Bearer token, else loopback only."""
+    token = hub().settings.metrics_token
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not equals(given.strip(), token):
+            raise Unauthorized("a metrics token is required: Authorization: Bearer <token>")
+    elif request.remote_addr not in ("127.0.0.1", "::1"):
+        raise Forbidden(
+            "metrics are served to loopback only unless SESSIONHUB_METRICS_TOKEN is set"
+        )
+    return Response(exposition(hub()), mimetype=CONTENT_TYPE_LATEST)

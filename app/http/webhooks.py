@@ -11,6 +11,7 @@ from app.errors import NotFound, Unauthorized
 from app.http.pushes import receive_push
 from app.hub import hub
 from app.inbox import store_delivery
+from app.metrics import DELIVERIES, VERIFY_FAILURES
 from connectors.base import lower_headers
 from connectors.calendar import CalendarConnector
 from connectors.errors import InvalidSignature
@@ -42,6 +43,8 @@ def receive(slug: str) -> Response | tuple[Response, int]:
         connector.verify(headers, raw, secrets)
     except InvalidSignature as err:
         log.warning("webhook rejected", extra={"provider": slug, "reason": err.reason})
+        VERIFY_FAILURES.labels(slug, err.reason[:60]).inc()
+        DELIVERIES.labels(slug, "unknown", "rejected").inc()
         raise Unauthorized(err.reason, code="invalid_signature") from err
 
     event_type, dedupe_key = connector.identify(headers, raw)
@@ -54,5 +57,6 @@ def receive(slug: str) -> Response | tuple[Response, int]:
             "duplicate delivery dropped",
             extra={"provider": slug, "delivery_id": delivery_id, "event_type": event_type},
         )
+    DELIVERIES.labels(slug, event_type[:60], "accepted" if new else "duplicate").inc()
     body = {"status": "accepted" if new else "duplicate", "delivery_id": delivery_id}
     return jsonify(body), connector.accepted_status

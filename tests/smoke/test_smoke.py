@@ -463,6 +463,13 @@ def play(hub: Hub) -> None:
     )
     assert hub.api("/jobs/failed")["items"] == []
     assert len(hub.rooms()) == 7
+    # the metrics the worker autoscaler reads, aggregated over gunicorn's processes
+    scraped = hub.http.get(f"{hub.url}/metrics", timeout=10)
+    assert scraped.status_code == 200, scraped.text[:500]
+    assert "sessionhub_queue_depth 0.0" in scraped.text
+    assert 'sessionhub_deliveries_total{event_type="BOOKING_CREATED",outcome="accepted",' in (
+        scraped.text
+    )
     # `sessionhub worker` waited for Redis and worked on: no process died
     died = {n: p.poll() for n, p in workers.items() if p.poll() is not None}
     assert died == {}, {n: hub.procs.log(n)[-12000:] for n in died}
