@@ -16,6 +16,7 @@ from app.db import utcnow
 from app.hub import Hub
 from app.locks import connection_lock
 from app.models import CalendarConnection, ProviderLink, Session
+from app.outbox import dispatch_outbound, emit
 from connectors.calendar import CalendarApi, CalendarConnector, OAuth, TokenSet
 from connectors.errors import AuthError
 
@@ -73,11 +74,23 @@ def unseal(hub: Hub, sealed: str) -> TokenSet:
 
 def mark_needs_reauth(hub: Hub, connection_id: uuid.UUID, reason: str) -> None:
     """The grant was refused: park the connection until the coach links again."""
+    outbound: list[int] = []
     with hub.db.session() as db:
         conn = db.get(CalendarConnection, connection_id)
-        if conn is not None and conn.state != "revoked":
+        if conn is not None and conn.state not in ("revoked", "needs_reauth"):
             conn.state, conn.last_error, conn.updated_at = "needs_reauth", reason[:500], utcnow()
             db.add(conn)
+            outbound = emit(
+                db,
+                "connection.needs_reauth",
+                {
+                    "connection_id": str(conn.id),
+                    "coach_id": str(conn.coach_id),
+                    "provider": conn.provider,
+                    "account_email": conn.account_email,
+                },
+            )
+    dispatch_outbound(hub, outbound)
     log.warning(
         "calendar connection needs re-linking",
         extra={"connection_id": str(connection_id), "reason": reason[:200]},

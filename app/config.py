@@ -48,6 +48,8 @@ class Settings:
     job_retry_intervals: tuple[int, ...] = (5, 30, 120, 600, 1800)
     queue_name: str = "sessionhub"
     metrics_token: str | None = None
+    smtp_url: str | None = None
+    mail_from: str = "SessionHub <sessionhub@localhost>"
     testing: bool = False
 
     @property
@@ -169,4 +171,6 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
         log_format=env.get("SESSIONHUB_LOG_FORMAT", "text"),
         queue_name=env.get("SESSIONHUB_QUEUE_NAME", "sessionhub"),
         metrics_token=env.get("SESSIONHUB_METRICS_TOKEN") or None,
+        smtp_url=env.get("SESSIONHUB_SMTP_URL") or None,
+        mail_from=env.get("SESSIONHUB_MAIL_FROM", "SessionHub <sessionhub@localhost>"),
     )

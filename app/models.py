@@ -311,3 +311,43 @@ class KeyValue(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=200)
     value: str = Field(default="")
     updated_at: datetime = _created()
+
+
+OUTBOUND_STATES = ("pending", "delivered", "failed")
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A platform URL the hub sends signed events to (Standard Webhooks)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    url: str = Field(max_length=2000)
+    events: list[str] = _json(list)
+    secret_encrypted: str
+    active: bool = True
+    created_at: datetime = _created()
+    disabled_reason: str | None = Field(default=None, max_length=500)
+
+
+class OutboundMessage(SQLModel, table=True):
+    """The outbox: one event for one endpoint, written in the transaction of the change."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        Index("ix_outbound_messages_due", "state", "next_attempt_at"),
+        Index("ix_outbound_messages_endpoint", "endpoint_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint_id: uuid.UUID = Field(foreign_key="webhook_endpoints.id")
+    msg_id: str = Field(max_length=64, unique=True)
+    event_type: str = Field(max_length=64)
+    payload: dict[str, Any] = _json(dict)
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts()
+    last_status: int | None = None
+    last_error: str | None = Field(default=None)
+    created_at: datetime = _created()
+    delivered_at: datetime | None = _ts()

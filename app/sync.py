@@ -4,28 +4,96 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlmodel import Session as Db
 
+from app.db import iso, utcnow
+from app.domain.reminders import plan_reminders
 from app.domain.sessions import Applied
 from app.domain.targets import plan_links
 from app.hub import Hub
-from app.models import Session
+from app.models import Coach, Session
+from app.outbox import dispatch_outbound, emit
 
 
-def plan(db: Db, hub: Hub, applied: Applied) -> tuple[str, ...]:
-    """Inside the change's transaction: the providers whose links now need a write."""
+@dataclass(frozen=True)
+class Planned:
+    """What a committed change must set off: provider writes and outbound webhook messages."""
+
+    providers: tuple[str, ...] = ()
+    outbound: tuple[int, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.providers or self.outbound)
+
+
+def plan(db: Db, hub: Hub, applied: Applied) -> Planned:
+    """Inside the change's transaction: links, reminders and platform events to follow."""
     if not applied.changed:
-        return ()
+        return Planned()
     session = db.get(Session, applied.session_id)
     if session is None:
-        return ()
-    return plan_links(db, session, hub.writable)
+        return Planned()
+    plan_reminders(db, session, db.get(Coach, session.coach_id), utcnow())
+    outbound: list[int] = []
+    for event_type in platform_events(applied, session):
+        outbound += emit(db, event_type, session_event_data(session, applied))
+    return Planned(plan_links(db, session, hub.writable), tuple(outbound))
 
 
-def dispatch(hub: Hub, session_id: uuid.UUID, providers: Iterable[str]) -> None:
-    """After commit: one coalescing reconcile job per (provider, session)."""
-    for provider in providers:
+def platform_events(applied: Applied, session: Session) -> list[str]:
+    """The outbound event types a change means to the platform."""
+    fields = set(applied.fields)
+    if applied.created:
+        return ["session.created"]
+    events = []
+    if "status" in fields and session.status == "cancelled":
+        events.append("session.cancelled")
+    elif fields & {"start_at", "end_at"}:
+        events.append("session.rescheduled")
+    if fields & {"actual_start", "actual_end", "attended"} or (
+        "status" in fields and session.status in ("completed", "no_show")
+    ):
+        events.append("session.attendance")
+    if fields & {"payment_status", "payment_amount"}:
+        events.append("payment.updated")
+    if not events:
+        events.append("session.updated")
+    return events
+
+
+def session_event_data(session: Session, applied: Applied) -> dict[str, object]:
+    """The body of a session's outbound event (no personal data beyond the attendee's e-mail)."""
+    return {
+        "session_id": str(session.id),
+        "version": session.version,
+        "status": session.status,
+        "start_at": iso(session.start_at),
+        "end_at": iso(session.end_at),
+        "timezone": session.timezone,
+        "payment_status": session.payment_status,
+        "meeting_url": session.meeting_url,
+        "attendee_email": session.attendee_email,
+        "coach_id": str(session.coach_id),
+        "changed": list(applied.fields),
+    }
+
+
+def enqueue_reminders(hub: Hub, session_id: uuid.UUID) -> None:
+    """Queue the session's unsent reminders for their due times."""
+    from jobs.reminders import enqueue_reminders as queue_them  # jobs may import app
+
+    queue_them(hub, session_id)
+
+
+def dispatch(hub: Hub, session_id: uuid.UUID, planned: Planned | Iterable[str]) -> None:
+    """After commit: one coalescing reconcile job per (provider, session), reminders, webhooks."""
+    if not isinstance(planned, Planned):
+        planned = Planned(tuple(planned))
+    enqueue_reminders(hub, session_id)
+    dispatch_outbound(hub, planned.outbound)
+    for provider in planned.providers:
         hub.enqueue(
             f"reconcile:{provider}:{session_id}",
             "jobs.reconcile.reconcile",

@@ -33,7 +33,7 @@ from app.models import (
     Session,
     SessionEvent,
 )
-from app.sync import dispatch, plan
+from app.sync import Planned, dispatch, plan
 from connectors.base import Change, LinkState
 from connectors.calendar import CalendarApi, CalendarEvent, SyncCursorExpired
 from connectors.errors import AuthError
@@ -132,11 +132,12 @@ def _sync_feed(
         page = api.changes(feed.calendar_id, None, (now - PAST, now + FUTURE))
         full = True
     changed = 0
+    after: list[tuple[uuid.UUID, Planned]] = []
     with h.db.session() as db:
         if full:  # a full read replaces what the feed said before
             db.exec(delete(BusyInterval).where(col(BusyInterval.feed_id) == feed.id))
         for event in page.events:
-            changed += _apply_event(db, h, provider, coach, feed, event, counts_busy)
+            changed += _apply_event(db, h, provider, coach, feed, event, counts_busy, after)
         row = db.get(CalendarFeed, feed.id)
         if row is not None:
             row.cursor = page.cursor
@@ -144,6 +145,8 @@ def _sync_feed(
             if row.dirty_since is not None and row.dirty_since <= started:
                 row.dirty_since = None
             db.add(row)
+    for session_id, planned in after:  # after the commit: jobs read committed state
+        dispatch(h, session_id, planned)
     return changed
 
 
@@ -155,6 +158,7 @@ def _apply_event(
     feed: CalendarFeed,
     event: CalendarEvent,
     counts_busy: bool,
+    after: list[tuple[uuid.UUID, Planned]],
 ) -> int:
     link = find_link(db, provider, event.id)
     if link is None:
@@ -165,7 +169,7 @@ def _apply_event(
     if event.cancelled:
         if link.data.get("deleted"):
             return 0  # our own delete coming back
-        return _deleted_by_coach(db, h, provider, coach, link.session_id, event, link)
+        return _deleted_by_coach(db, h, provider, coach, link.session_id, event, link, after)
     change = Change(
         source=provider,
         external_id=event.id,
@@ -187,11 +191,10 @@ def _apply_event(
     except HubError as err:
         log.warning("calendar move refused", extra={"provider": provider, "reason": err.message})
         return 0
-    dispatch_after = plan(db, h, applied)
+    after.append((applied.session_id, plan(db, h, applied)))  # dispatched after the commit
     link.remote_version = event.etag
     db.add(link)
     db.flush()
-    dispatch(h, applied.session_id, dispatch_after)  # the job is idempotent if we roll back
     return 1
 
 
@@ -203,6 +206,7 @@ def _deleted_by_coach(
     session_id: uuid.UUID,
     event: CalendarEvent,
     link: ProviderLink,
+    after: list[tuple[uuid.UUID, Planned]],
 ) -> int:
     link.data = {**link.data, "deleted": True, "deleted_by": "coach"}
     link.state = "synced"
@@ -223,7 +227,7 @@ def _deleted_by_coach(
                 cancellation_reason=f"deleted in the coach's {provider} calendar",
             ),
         )
-        dispatch(h, session_id, plan(db, h, applied))
+        after.append((session_id, plan(db, h, applied)))
         return 1
     session.needs_review = True
     db.add(session)

@@ -17,7 +17,7 @@ from app.errors import HubError, SessionNotFound
 from app.hub import Hub, hub
 from app.metrics import INGEST_SECONDS
 from app.models import WebhookDelivery
-from app.sync import dispatch, plan
+from app.sync import Planned, dispatch, plan
 from connectors.base import Change, Connector, LinkState
 from connectors.errors import InvalidPayload, TransientError
 
@@ -50,7 +50,7 @@ def ingest_delivery(delivery_id: int, replay: bool = False) -> str:
         return _finish(delivery_id, "ignored", f"{event.event_type} is not used by the hub")
 
     results: list[Applied] = []
-    to_sync: list[tuple[Applied, tuple[str, ...]]] = []
+    to_sync: list[tuple[Applied, Planned]] = []
     try:
         with h.db.session() as db:
             for change in event.changes:

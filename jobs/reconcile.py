@@ -29,7 +29,7 @@ from app.domain.sessions import apply_change
 from app.hub import Hub, hub
 from app.locks import LockTimeout, hub_lock, session_lock
 from app.models import Coach, ProviderLink, Session
-from app.sync import dispatch, plan
+from app.sync import Planned, dispatch, plan
 from connectors.base import Change, LinkState, Outbound, PushResult, SessionView
 from connectors.errors import AuthError, PermanentError, TransientError
 
@@ -238,7 +238,7 @@ def _call(writer: Outbound, plan_: _Plan) -> PushResult | None:
 
 def _record(h: Hub, plan_: _Plan, result: PushResult | None, provider: str) -> None:
     assert plan_.view is not None  # noqa: S101 - set by _decide
-    providers: tuple[str, ...] = ()
+    providers: Planned = Planned()
     with h.db.session() as db:
         link = db.get(ProviderLink, plan_.link_id)
         session = db.get(Session, uuid.UUID(plan_.view.id))

@@ -103,6 +103,8 @@ def schedule(settings: Settings) -> dict[str, int]:
         "jobs.sweeps.requeue_stuck_deliveries": 60,
         "jobs.sweeps.requeue_pending_links": 60,
         "jobs.ingest.retry_waiting": 600,
+        "jobs.reminders.send_due_reminders": 60,
+        "jobs.outbound.retry_due": 60,
     }
     if settings.oauth:
         sweeps["jobs.sweeps.requeue_dirty_feeds"] = 60

@@ -34,6 +34,8 @@ class Applied:
     created: bool = False
     stale: bool = False
     pending: tuple[str, ...] = field(default_factory=tuple)
+    #: the session fields this change altered (what outbound events are derived from)
+    fields: tuple[str, ...] = field(default_factory=tuple)
 
 
 def load_for_update(db: Db, session_id: uuid.UUID) -> Session | None:
@@ -115,7 +117,9 @@ def apply_change(db: Db, change: Change) -> Applied:
         data={**_describe(diff), **({"flag": flag} if flag else {})},
     )
     pending = mark_links(db, session, change.source)
-    return Applied(session.id, session.version, changed=True, pending=pending)
+    return Applied(
+        session.id, session.version, changed=True, pending=pending, fields=tuple(sorted(diff))
+    )
 
 
 def _create(db: Db, change: Change) -> Applied:
@@ -143,7 +147,14 @@ def _create(db: Db, change: Change) -> Applied:
     learn_links(db, session, change)
     _event(db, session, change, applied=True, data={"created": True, **_describe(diff)})
     pending = mark_links(db, session, change.source)
-    return Applied(session.id, session.version, changed=True, created=True, pending=pending)
+    return Applied(
+        session.id,
+        session.version,
+        changed=True,
+        created=True,
+        pending=pending,
+        fields=tuple(sorted(diff)),
+    )
 
 
 def _already_on_timeline(db: Db, session: Session, change: Change) -> bool:

@@ -15,12 +15,13 @@ log = logging.getLogger(__name__)
 
 def register_blueprints(app: Flask) -> None:
     """Attach every blueprint and the error handlers."""
-    from app.http import api, connect, health, webhooks
+    from app.http import api, connect, feeds, health, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(connect.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(feeds.bp)
 
     @app.errorhandler(HubError)
     def _hub_error(err: HubError) -> tuple[Response, int]:

@@ -67,3 +67,24 @@ def test_whole_number_settings(tmp_path: Path) -> None:
         load({**base, "SESSIONHUB_STUCK_AFTER_SECONDS": "soon"})
     with pytest.raises(ConfigError, match="must not be negative"):
         load({**base, "SESSIONHUB_CALCOM_SWEEP_MINUTES": "-1"})
+
+
+def test_url_secrets_are_scrubbed_from_logs() -> None:
+    import logging
+
+    from app.logs import RedactFilter, redact
+
+    line = (
+        '"GET /connect/google/callback?state=abc.def&code=4/0AX-secret HTTP/1.1" '
+        '"GET /ics/coaches/3f1c/Zt0ken_xyz.ics HTTP/1.1" /connect/google?token=link-tok '
+        "/webhooks/outlook?validationToken=vt"
+    )
+    out = redact(line)
+    for secret in ("abc.def", "4/0AX-secret", "Zt0ken_xyz", "link-tok", "=vt"):
+        assert secret not in out
+    assert "/ics/coaches/3f1c/***.ics" in out
+    record = logging.makeLogRecord({"msg": "%(r)s", "args": ({"r": line},)})
+    record.args = {"r": line}
+    RedactFilter().filter(record)
+    assert isinstance(record.args, dict)
+    assert "Zt0ken_xyz" not in record.args["r"]

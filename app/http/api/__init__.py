@@ -31,6 +31,8 @@ from app.http.api import (  # noqa: E402,F401  (routes)
     coaches,
     connections,
     deliveries,
+    endpoints,
+    ics,
     jobs,
     sessions,
 )

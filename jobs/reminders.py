@@ -1,0 +1,161 @@
+"""Sending reminders: each one at its time, once, never after a cancel or a move."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+
+from app.db import iso, utcnow
+from app.hub import Hub, hub
+from app.mailer import send
+from app.models import Coach, Reminder, Session, SessionEvent
+from app.outbox import dispatch_outbound, emit
+
+log = logging.getLogger(__name__)
+
+#: a reminder is sent if its job runs up to this early (queue delays are not exact)
+EARLY = timedelta(seconds=30)
+
+
+def enqueue_reminders(h: Hub, session_id: object, now: datetime | None = None) -> int:
+    """Queue every unsent reminder of a session for its due time."""
+    now = now or utcnow()
+    with h.db.session() as db:
+        rows = list(
+            db.exec(
+                select(Reminder).where(
+                    Reminder.session_id == session_id,
+                    col(Reminder.sent_at).is_(None),
+                    col(Reminder.cancelled_at).is_(None),
+                )
+            )
+        )
+    for r in rows:
+        delay = max(0.0, (r.due_at - now).total_seconds())
+        h.enqueue(
+            f"reminder:{r.id}:{int(r.due_at.timestamp())}",
+            "jobs.reminders.send_reminder",
+            r.id,
+            delay=delay,
+        )
+    return len(rows)
+
+
+def send_due_reminders(now: datetime | None = None) -> int:
+    """Safety net: queue reminders that are due and were not sent (their delayed job was lost)."""
+    h, now = hub(), now or utcnow()
+    with h.db.session() as db:
+        ids = list(
+            db.exec(
+                select(Reminder.id).where(
+                    col(Reminder.sent_at).is_(None),
+                    col(Reminder.cancelled_at).is_(None),
+                    Reminder.due_at <= now + EARLY,
+                )
+            )
+        )
+    return sum(
+        1
+        for rid in ids
+        if rid is not None and h.enqueue(f"reminder:{rid}", "jobs.reminders.send_reminder", rid)
+    )
+
+
+def send_reminder(reminder_id: int, now: datetime | None = None) -> str:
+    """Send one reminder if it is still wanted; the row stays locked until it is marked sent."""
+    h, now = hub(), now or utcnow()
+    with h.db.session() as db:
+        reminder = db.exec(
+            select(Reminder).where(Reminder.id == reminder_id).with_for_update()
+        ).first()
+        if reminder is None or reminder.sent_at is not None or reminder.cancelled_at is not None:
+            return "skipped"
+        if reminder.due_at > now + EARLY:
+            return "not_due"  # moved later since this job was queued; its own job will come
+        session = db.get(Session, reminder.session_id)
+        coach = db.get(Coach, session.coach_id) if session else None
+        if session is None or coach is None or session.status != "confirmed":
+            reminder.cancelled_at = now
+            db.add(reminder)
+            return "cancelled"
+        channels = ["webhook"]
+        if h.settings.smtp_url:
+            send(h.settings.smtp_url, _message(h, session, coach, reminder))
+            channels.insert(0, "email")
+        outbound = emit(
+            db,
+            "session.reminder",
+            {
+                "session_id": str(session.id),
+                "recipient": reminder.recipient,
+                "offset_minutes": reminder.offset_minutes,
+                "start_at": iso(session.start_at),
+            },
+        )
+        reminder.sent_at = now
+        db.add(reminder)
+        db.add(
+            SessionEvent(
+                session_id=session.id,
+                kind="reminder_sent",
+                source="hub",
+                version=session.version,
+                data={
+                    "recipient": reminder.recipient,
+                    "channels": channels,
+                    "offset_minutes": reminder.offset_minutes,
+                    "occurred_at": now.isoformat(),
+                },
+            )
+        )
+    dispatch_outbound(h, outbound)
+    log.info(
+        "reminder sent",
+        extra={
+            "session_id": str(session.id),
+            "recipient": reminder.recipient,
+            "offset_minutes": reminder.offset_minutes,
+        },
+    )
+    return "sent"
+
+
+def _message(h: Hub, session: Session, coach: Coach, reminder: Reminder) -> EmailMessage:
+    to_coach = reminder.recipient == "coach"
+    zone = ZoneInfo((coach.timezone if to_coach else session.attendee_timezone) or session.timezone)
+    when = session.start_at.astimezone(zone)
+    other = (
+        session.attendee_name or session.attendee_email if to_coach else coach.name or coach.email
+    )
+    msg = EmailMessage()
+    msg["From"] = h.settings.mail_from
+    msg["To"] = coach.email if to_coach else session.attendee_email
+    msg["Subject"] = f"Reminder: {session.title or 'your session'} — {when:%a %d %b, %H:%M %Z}"
+    lines = [
+        f"Your session with {other} starts {when:%A %d %B %Y at %H:%M %Z}.",
+        f"It lasts {int((session.end_at - session.start_at).total_seconds() // 60)} minutes.",
+    ]
+    if session.kind == "video" and session.meeting_url:
+        lines.append(f"Join the call: {session.meeting_url}")
+    elif session.location:
+        lines.append(f"Where: {session.location}")
+    msg.set_content("\n".join(lines) + "\n")
+    ics = _calendar_file(session, coach)
+    if ics is not None:
+        msg.add_attachment(
+            ics, maintype="text", subtype="calendar", filename=f"session-{session.id}.ics"
+        )
+    return msg
+
+
+def _calendar_file(session: Session, coach: Coach) -> bytes | None:
+    try:
+        from app.ics import session_calendar
+    except ImportError:  # pragma: no cover - the .ics module ships with the app
+        return None
+    data: bytes = session_calendar(session, coach)
+    return data
