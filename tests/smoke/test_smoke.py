@@ -166,8 +166,13 @@ class Hub:
             if self.restarted is not None:
                 self.restarted += self.supervise()
             found = self.session("calcom", uid)
-            if found and found["meeting_url"] and any(
-                link["provider"] == "daily" and link["state"] == "synced" for link in found["links"]
+            if (
+                found
+                and found["meeting_url"]
+                and any(
+                    link["provider"] == "daily" and link["state"] == "synced"
+                    for link in found["links"]
+                )
             ):
                 return found
             return None
