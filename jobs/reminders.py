@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from app.db import iso, utcnow
 from app.hub import Hub, hub
+from app.ics import session_calendar
 from app.mailer import send
 from app.models import Coach, Reminder, Session, SessionEvent
 from app.outbox import dispatch_outbound, emit
@@ -144,18 +145,10 @@ def _message(h: Hub, session: Session, coach: Coach, reminder: Reminder) -> Emai
     elif session.location:
         lines.append(f"Where: {session.location}")
     msg.set_content("\n".join(lines) + "\n")
-    ics = _calendar_file(session, coach)
-    if ics is not None:
-        msg.add_attachment(
-            ics, maintype="text", subtype="calendar", filename=f"session-{session.id}.ics"
-        )
+    msg.add_attachment(
+        session_calendar(session, coach),
+        maintype="text",
+        subtype="calendar",
+        filename=f"session-{session.id}.ics",
+    )
     return msg
-
-
-def _calendar_file(session: Session, coach: Coach) -> bytes | None:
-    try:
-        from app.ics import session_calendar
-    except ImportError:  # pragma: no cover - the .ics module ships with the app
-        return None
-    data: bytes = session_calendar(session, coach)
-    return data
