@@ -23,9 +23,11 @@ class Planned:
 
     providers: tuple[str, ...] = ()
     outbound: tuple[int, ...] = ()
+    #: the change was planned (its reminders may have moved): queue them after the commit
+    reminders: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.providers or self.outbound)
+        return bool(self.providers or self.outbound or self.reminders)
 
 
 def plan(db: Db, hub: Hub, applied: Applied) -> Planned:
@@ -39,7 +41,7 @@ def plan(db: Db, hub: Hub, applied: Applied) -> Planned:
     outbound: list[int] = []
     for event_type in platform_events(applied, session):
         outbound += emit(db, event_type, session_event_data(session, applied))
-    return Planned(plan_links(db, session, hub.writable), tuple(outbound))
+    return Planned(plan_links(db, session, hub.writable), tuple(outbound), reminders=True)
 
 
 def platform_events(applied: Applied, session: Session) -> list[str]:
@@ -91,7 +93,8 @@ def dispatch(hub: Hub, session_id: uuid.UUID, planned: Planned | Iterable[str]) 
     """After commit: one coalescing reconcile job per (provider, session), reminders, webhooks."""
     if not isinstance(planned, Planned):
         planned = Planned(tuple(planned))
-    enqueue_reminders(hub, session_id)
+    if planned.reminders:  # an unchanged repeat has nothing new to queue: no query for it
+        enqueue_reminders(hub, session_id)
     dispatch_outbound(hub, planned.outbound)
     for provider in planned.providers:
         hub.enqueue(

@@ -69,7 +69,7 @@ def setup_connection(connection_id: str) -> str:
         db.add(conn)
         ensure_feeds(db, conn)
     for session_id in _pending(h, cid):
-        dispatch(h, session_id, (_provider(h, cid),))
+        dispatch(h, session_id, (provider_of(h, cid),))
     from jobs.channels import renew_channels
 
     renew_channels(connection_id)
@@ -266,7 +266,7 @@ def _busy(db: Db, coach: Coach, feed: CalendarFeed, event: CalendarEvent, counts
     db.add(row)
 
 
-def _provider(h: Hub, connection_id: uuid.UUID) -> str:
+def provider_of(h: Hub, connection_id: uuid.UUID) -> str:
     with h.db.session() as db:
         conn = db.get(CalendarConnection, connection_id)
         return conn.provider if conn else ""

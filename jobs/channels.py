@@ -15,7 +15,7 @@ from app.hub import hub
 from app.models import BusyInterval, CalendarConnection, CalendarFeed, ProviderLink, Session
 from connectors.base import LinkState, Outbound, SessionView
 from connectors.errors import AuthError
-from jobs.calendars import _provider
+from jobs.calendars import provider_of
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def renew_channels(connection_id: str | None = None) -> int:
                 feed.calendar_id,
                 str(uuid.uuid4()),
                 token,
-                address.format(provider=_provider(h, cid)),
+                address.format(provider=provider_of(h, cid)),
                 utcnow() + CHANNEL_TTL,
             )
         except (NotConnected, AuthError) as err:
@@ -112,7 +112,7 @@ def unlink(connection_id: str, delete_events: bool = True) -> str:
     from app.calendars import fresh_tokens, oauth_for
 
     h, cid = hub(), uuid.UUID(connection_id)
-    provider = _provider(h, cid)
+    provider = provider_of(h, cid)
     try:
         api = api_for(h, cid)
         tokens = fresh_tokens(h, cid)

@@ -17,14 +17,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlmodel import Session as Db
-from sqlmodel import select
 
 from app.db import iso, utcnow
-from app.domain.availability import Interval, Override, Rule, merge, open_intervals
-from app.domain.busy import taken
+from app.domain.availability import Interval, merge, open_intervals
+from app.domain.busy import hours, taken
 from app.domain.sessions import Applied, apply_change, load_for_update
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.models import AvailabilityOverride, AvailabilityRule, Coach
+from app.models import Coach
 from connectors.base import Change, Person
 
 MAX_OCCURRENCES = 52
@@ -73,32 +72,11 @@ def weekly(
     return out
 
 
-def _hours(db: Db, coach: Coach) -> tuple[list[Rule], list[Override]]:
-    from app.http.api.availability import _clock  # the stored HH:MM format
-
-    rules = [
-        Rule(r.weekday, _clock(r.start_time, "r"), _clock(r.end_time, "r"))
-        for r in db.exec(select(AvailabilityRule).where(AvailabilityRule.coach_id == coach.id))
-    ]
-    overrides = [
-        Override(
-            o.on_date,
-            o.available,
-            _clock(o.start_time, "o") if o.start_time else None,
-            _clock(o.end_time, "o") if o.end_time else None,
-        )
-        for o in db.exec(
-            select(AvailabilityOverride).where(AvailabilityOverride.coach_id == coach.id)
-        )
-    ]
-    return rules, overrides
-
-
 def check_free(
     db: Db, coach: Coach, slots: list[Interval], ignore: uuid.UUID | None = None
 ) -> None:
     """Raise SlotTaken naming the first occurrence that conflicts (and with what)."""
-    rules, overrides = _hours(db, coach)
+    rules, overrides = hours(db, coach.id)
     zone, buffer = ZoneInfo(coach.timezone), timedelta(minutes=coach.buffer_minutes)
     for index, (start, end) in enumerate(slots):
         extra: dict[str, Any] = {"occurrence": index} if len(slots) > 1 else {}

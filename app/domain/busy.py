@@ -7,13 +7,13 @@ window, not the coach's history.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlmodel import Session as Db
 from sqlmodel import col, select
 
-from app.domain.availability import Interval
-from app.models import BusyInterval, Session
+from app.domain.availability import Interval, Override, Rule
+from app.models import AvailabilityOverride, AvailabilityRule, BusyInterval, Session
 
 #: no session or calendar event the hub tracks is longer than this (bounds the index scan)
 LONGEST = timedelta(days=2)
@@ -50,3 +50,34 @@ def taken(
     )
     out += [(s, e) for s, e in busy if e > start]
     return out
+
+
+def stored_time(text: str) -> time:
+    """A stored HH:MM (\"24:00\" = the end of the day, kept as 00:00)."""
+    return time(0) if text == "24:00" else time(int(text[:2]), int(text[3:5]))
+
+
+def hours(db: Db, coach_id: uuid.UUID) -> tuple[list[Rule], list[Override]]:
+    """The coach's weekly rules (in entry order) and dated overrides (by date)."""
+    rules = [
+        Rule(r.weekday, stored_time(r.start_time), stored_time(r.end_time))
+        for r in db.exec(
+            select(AvailabilityRule)
+            .where(AvailabilityRule.coach_id == coach_id)
+            .order_by(col(AvailabilityRule.id))
+        )
+    ]
+    overrides = [
+        Override(
+            o.on_date,
+            o.available,
+            stored_time(o.start_time) if o.start_time else None,
+            stored_time(o.end_time) if o.end_time else None,
+        )
+        for o in db.exec(
+            select(AvailabilityOverride)
+            .where(AvailabilityOverride.coach_id == coach_id)
+            .order_by(col(AvailabilityOverride.on_date))
+        )
+    ]
+    return rules, overrides

@@ -89,3 +89,28 @@ def google_events(stack: Stack, calendar_id: str = COACH) -> dict[str, Any]:
     )
     events = found["events"]
     return {e["id"]: e for e in (events.values() if isinstance(events, dict) else events)}
+
+
+def refresh_concurrently(stack: Stack, connection_id: str, threads: int = 4) -> list[BaseException]:
+    """Ask for fresh tokens from several threads at once; returns what they raised."""
+    import threading
+    import uuid
+
+    from app.calendars import fresh_tokens
+    from app.hub import hub
+
+    errors: list[BaseException] = []
+
+    def refresh() -> None:
+        try:
+            with stack.app.app_context():
+                fresh_tokens(hub(), uuid.UUID(connection_id))
+        except BaseException as err:  # noqa: BLE001 - reported to the caller
+            errors.append(err)
+
+    started = [threading.Thread(target=refresh) for _ in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join(timeout=30)
+    return errors

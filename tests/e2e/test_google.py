@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +10,7 @@ import pytest
 import requests
 from sqlmodel import select
 
-from app.calendars import fresh_tokens, unseal
+from app.calendars import unseal
 from app.models import CalendarConnection, CalendarFeed
 from connectors.daily.outbound import room_name
 from connectors.google.mapping import event_id
@@ -24,6 +23,7 @@ from tests.e2e.google_support import (
     link_google,
     link_url,
     make_coach,
+    refresh_concurrently,
 )
 from tests.e2e.stack import Stack
 
@@ -309,20 +309,7 @@ def test_refresh_race_refreshes_once(stack: Stack) -> None:
         stack.control("POST", f"/google/accounts/{COACH}/expire-tokens")
         _expire_locally(conn.id)
         before = _refreshes(stack)
-        errors: list[BaseException] = []
-
-        def refresh() -> None:
-            try:
-                with stack.app.app_context():
-                    fresh_tokens(hub(), conn.id)
-            except BaseException as err:  # noqa: BLE001 - reported below
-                errors.append(err)
-
-        threads = [threading.Thread(target=refresh) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=30)
+    errors = refresh_concurrently(stack, str(conn.id))
     assert errors == []
     assert _refreshes(stack) == before + 1
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,10 +11,16 @@ import pytest
 import requests
 from sqlmodel import select
 
-from app.calendars import fresh_tokens, unseal
+from app.calendars import unseal
 from app.models import CalendarConnection, CalendarFeed
 from connectors.daily.outbound import room_name
-from tests.e2e.google_support import COACH, connections, link_google, make_coach
+from tests.e2e.google_support import (
+    COACH,
+    connections,
+    link_google,
+    make_coach,
+    refresh_concurrently,
+)
 from tests.e2e.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -219,26 +224,12 @@ def test_lifecycle_events(stack: Stack, event: str) -> None:
 
 def test_refresh_race_refreshes_once(stack: Stack) -> None:
     conn = link_outlook(stack, make_coach(stack))
-    from app.hub import hub
     from tests.e2e.test_google import _expire_locally
 
     with stack.app.app_context():
         _expire_locally(uuid.UUID(conn["id"]))
     before = next(a["refresh_count"] for a in graph_state(stack)["accounts"] if a["email"] == COACH)
-    errors: list[BaseException] = []
-
-    def refresh() -> None:
-        try:
-            with stack.app.app_context():
-                fresh_tokens(hub(), uuid.UUID(conn["id"]))
-        except BaseException as err:  # noqa: BLE001 - reported below
-            errors.append(err)
-
-    threads = [threading.Thread(target=refresh) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    errors = refresh_concurrently(stack, conn["id"])
     assert errors == []
     after = next(a["refresh_count"] for a in graph_state(stack)["accounts"] if a["email"] == COACH)
     assert after == before + 1

@@ -9,11 +9,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify, request
-from sqlmodel import col, delete, select
+from sqlmodel import col, delete
 
 from app.db import iso, utcnow
 from app.domain.availability import WEEKDAYS, Override, Rule, slots
-from app.domain.busy import taken
+from app.domain.busy import hours, taken
 from app.errors import NotFound, ValidationFailed
 from app.http.api import bp
 from app.http.api.params import as_datetime, as_int, as_timezone, as_uuid, body
@@ -53,27 +53,7 @@ def _load(coach_id: uuid.UUID) -> tuple[Coach, list[Rule], list[Override]]:
         coach = db.get(Coach, coach_id)
         if coach is None:
             raise NotFound("no such coach", field="coach_id")
-        rules = [
-            Rule(r.weekday, _clock(r.start_time, "rule"), _clock(r.end_time, "rule"))
-            for r in db.exec(
-                select(AvailabilityRule)
-                .where(AvailabilityRule.coach_id == coach_id)
-                .order_by(col(AvailabilityRule.id))
-            )
-        ]
-        overrides = [
-            Override(
-                o.on_date,
-                o.available,
-                _clock(o.start_time, "o") if o.start_time else None,
-                _clock(o.end_time, "o") if o.end_time else None,
-            )
-            for o in db.exec(
-                select(AvailabilityOverride)
-                .where(AvailabilityOverride.coach_id == coach_id)
-                .order_by(col(AvailabilityOverride.on_date))
-            )
-        ]
+        rules, overrides = hours(db, coach_id)
     return coach, rules, overrides
 
 
