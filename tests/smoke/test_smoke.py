@@ -1,8 +1,9 @@
 """Smoke test of the production layout (deploy/): on loopback, exactly the processes the deploy
 files describe — a private redis-server, a fresh PostgreSQL schema, the provider sandbox,
 `sessionhub migrate`, gunicorn with deploy/gunicorn.conf.py and two `sessionhub worker`s — then
-signed deliveries from every provider, a worker stopped by SIGTERM in the middle of a job, and
-a Redis restart with deliveries arriving while it is down."""
+signed deliveries from every provider (Cal.com, Daily, Stripe webhooks; Google pushes and Graph
+notifications after linking both calendars through the real pages), a worker stopped by SIGTERM
+in the middle of a job, and a Redis restart with deliveries arriving while it is down."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from types import SimpleNamespace
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import psycopg
@@ -32,6 +34,8 @@ from cryptography.fernet import Fernet
 
 from tests import services
 from tests.conftest import need
+from tests.e2e.google_support import COACH, link_google
+from tests.e2e.stack import Stack
 from tests.e2e.test_serve import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -250,6 +254,20 @@ def start_redis(procs: Procs, port: int, env: dict[str, str]) -> None:
         client.close()
 
 
+def calendar_settings(procs: Procs) -> dict[str, str] | None:
+    """The SESSIONHUB_GOOGLE_* / _OUTLOOK_* lines `sessionhub sandbox` prints once it listens."""
+    printed = procs.log("sandbox")
+    if "HTTPS listener on" not in printed:
+        return None
+    found = dict(
+        line.strip().split("=", 1)
+        for line in printed.splitlines()
+        if line.startswith(("SESSIONHUB_GOOGLE_", "SESSIONHUB_OUTLOOK_"))
+    )
+    assert "SESSIONHUB_OUTLOOK_CA_BUNDLE" in found, printed
+    return found
+
+
 def hub_processes(procs: Procs, env: dict[str, str]) -> None:
     gunicorn = [str(BIN / "gunicorn"), "-c", str(ROOT / "deploy/gunicorn.conf.py")]
     procs.start("web", [*gunicorn, "app:create_app()"], env)
@@ -310,6 +328,8 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
             + ["--calcom-key", "smoke-calcom-key", "--daily-key", "smoke-daily-key"],
             env,
         )
+        # Google and Outlook settings (the HTTPS listener's port, its CA) as the sandbox prints them
+        env.update(wait_for("the sandbox's settings", lambda: calendar_settings(procs), 20))
         run = {"env": env, "cwd": ROOT, "capture_output": True, "text": True, "timeout": 60}
         migrated = subprocess.run([BIN / "sessionhub", "migrate"], check=False, **run)  # type: ignore[call-overload]
         assert migrated.returncode == 0, migrated.stderr
@@ -479,3 +499,127 @@ def play(hub: Hub) -> None:
     died = {n: p.poll() for n, p in workers.items() if p.poll() is not None}
     assert died == {}, {n: hub.procs.log(n)[-12000:] for n in died}
     assert len(workers) == 2
+
+    calendars(hub)
+
+
+def calendars(hub: Hub) -> None:
+    """Link the coach's Google and Outlook calendars through the real pages, book, then move the
+    event in Google (a push to /webhooks/google) and in Outlook (a Graph notification to
+    /webhooks/outlook): every provider follows each move, through the production processes."""
+    from connectors.google.mapping import event_id
+
+    coach = next(c for c in hub.api("/coaches", limit=100)["items"] if c["email"] == COACH)
+    site = cast(Stack, SimpleNamespace(api=hub.http, url=hub.url))
+    page = link_google(site, coach["id"])
+    assert "Your calendar is linked" in page.text, page.text[-800:]
+    browser = requests.Session()
+    browser.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+    browser.verify = hub.env["SESSIONHUB_OUTLOOK_CA_BUNDLE"]
+    page = link_google(site, coach["id"], browser=browser, provider="outlook", decision="accept")
+    assert "Your calendar is linked" in page.text, page.text[-800:]
+
+    def watched() -> list[dict[str, Any]] | None:
+        conns = hub.api(f"/coaches/{coach['id']}/connections")["items"]
+        ready = [
+            c
+            for c in conns
+            if c["state"] == "active" and c["feeds"] and c["feeds"][0]["channel_expires_at"]
+        ]
+        return conns if len(ready) == 2 else None
+
+    conns = wait_for("Google and Outlook linked, watched and synced", watched, 30)
+    assert {c["provider"] for c in conns} == {"google", "outlook"}
+
+    def synced_everywhere(uid: str, start: str) -> dict[str, Any] | None:
+        found = hub.session("calcom", uid)
+        if not found or found["start_at"] != start:
+            return None
+        states = {link["provider"]: link["state"] for link in found["links"] if link["active"]}
+        wanted = ("calcom", "daily", "google", "outlook")
+        return found if all(states.get(p) == "synced" for p in wanted) else None
+
+    booking = hub.book(24 * 60)["booking"]
+    session = wait_for(
+        "the new booking in Daily, Google and Outlook",
+        lambda: synced_everywhere(booking["uid"], booking["start"][:19] + "Z"),
+        30,
+    )
+    google_id = event_id(session["id"])
+
+    def google_event() -> dict[str, Any]:
+        calendars = hub.control("GET", "/state")["google"]["calendars"]
+        events = (
+            calendars[COACH]["events"]
+            if isinstance(calendars, dict)
+            else next(c["events"] for c in calendars if c["id"] == COACH)
+        )
+        listed = events.values() if isinstance(events, dict) else events
+        return next(e for e in listed if e["id"] == google_id)
+
+    def outlook_event() -> dict[str, Any]:
+        found = [
+            {**e, "calendar_id": c["id"]}
+            for c in hub.control("GET", "/state")["outlook"]["calendars"]
+            for e in c["events"]
+            if not e.get("deleted") and e.get("transactionId")
+        ]
+        mine = [e for e in found if session["id"] in json.dumps(e)]
+        assert len(mine) == 1, found  # one event, never a duplicate
+        return mine[0]
+
+    outlook_event()
+    assert google_event()["status"] != "cancelled"
+
+    # the coach moves it in Google: the sandbox pushes to /webhooks/google, the hub syncs
+    moved = (datetime.now(UTC) + timedelta(days=5)).replace(second=0, microsecond=0)
+    hub.control(
+        "PATCH",
+        f"/google/calendars/{COACH}/events/{google_id}",
+        start=iso(moved),
+        end=iso(moved + timedelta(minutes=45)),
+    )
+    wait_for(
+        "the Google move in every provider",
+        lambda: synced_everywhere(booking["uid"], iso(moved)),
+        30,
+    )
+    assert outlook_event()["start"]["dateTime"][:16] == moved.strftime("%Y-%m-%dT%H:%M")
+
+    # then in Outlook: a Graph change notification to /webhooks/outlook
+    event = outlook_event()
+    moved_again = moved + timedelta(days=1)
+    hub.control(
+        "PATCH",
+        f"/outlook/calendars/{event['calendar_id']}/events/{event['id']}",
+        start=iso(moved_again),
+        end=iso(moved_again + timedelta(minutes=45)),
+    )
+    wait_for(
+        "the Outlook move in every provider",
+        lambda: synced_everywhere(booking["uid"], iso(moved_again)),
+        30,
+    )
+    assert google_event()["start"]["dateTime"][:16] in (
+        iso(moved_again)[:16],
+        moved_again.isoformat()[:16],
+    )
+    # Cal.com reschedules into a new booking uid: the session's link follows it
+    final = hub.api(f"/sessions/{session['id']}")
+    [uid] = [
+        link["external_id"]
+        for link in final["links"]
+        if link["provider"] == "calcom" and link["active"]
+    ]
+    live = [
+        b
+        for b in hub.control("GET", "/state")["calcom"]["bookings"]
+        if b["uid"] == uid and b["status"] == "accepted"
+    ]
+    assert [b["start"][:16] for b in live] == [iso(moved_again)[:16]]
+    # the moves reached the hub as pushes (Google) and notifications (Graph), answered 2xx
+    for provider in ("google", "outlook"):
+        sent = hub.control("GET", f"/outbox?provider={provider}")["deliveries"]
+        assert sent, f"the sandbox sent no {provider} push"
+        assert all(d["result"] == "delivered" for d in sent), sent
+        assert all(200 <= d["status_code"] < 300 for d in sent), sent
