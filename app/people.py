@@ -164,12 +164,6 @@ def _mentions_sql(db: Db, email: str) -> ColumnElement[bool]:
     return or_(*(text.like(_like(n), escape="\\") for n in needles))
 
 
-def mentions(raw: bytes, email: str) -> bool:
-    """Whether a raw body mentions the e-mail (case-insensitive)."""
-    low = raw.decode("utf-8", "replace").lower()
-    return any(n in low for n in _needles(email))
-
-
 def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]

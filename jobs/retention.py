@@ -68,12 +68,7 @@ def _purge_inbox(h: Hub, cutoff: datetime, batch: int, max_batches: int) -> int:
         with h.db.session() as db:
             heads = list(
                 db.exec(
-                    select(
-                        WebhookDelivery.id,
-                        WebhookDelivery.received_at,
-                        WebhookDelivery.state,
-                        WebhookDelivery.attempts,
-                    )
+                    select(WebhookDelivery.id, WebhookDelivery.received_at)
                     .where(col(WebhookDelivery.id) > position)
                     .order_by(col(WebhookDelivery.id))
                     .limit(batch)
@@ -86,8 +81,10 @@ def _purge_inbox(h: Hub, cutoff: datetime, batch: int, max_batches: int) -> int:
                 for r in db.exec(select(WebhookDelivery).where(col(WebhookDelivery.id).in_(ids)))
             }
             for row_id in ids:
-                row = rows[row_id]
-                if _in_flight(row):
+                row = rows.get(row_id)
+                if row is None:
+                    pass  # deleted meanwhile: nothing left to purge
+                elif _in_flight(row):
                     held = True
                 elif not is_tombstone(row.body):
                     row.body = tombstone_body("purged")
@@ -127,12 +124,14 @@ def _purge_outbox(h: Hub, cutoff: datetime, batch: int, max_batches: int) -> int
                 for r in db.exec(select(OutboundMessage).where(col(OutboundMessage.id).in_(ids)))
             }
             for row_id in ids:
-                row = rows[row_id]
-                if row.state == "pending":
+                message = rows.get(row_id)
+                if message is None:
+                    pass  # deleted meanwhile
+                elif message.state == "pending":
                     held = True
-                elif row.payload.get("purged") is not True:
-                    row.payload = {"purged": True, "at": iso(utcnow())}
-                    db.add(row)
+                elif message.payload.get("purged") is not True:
+                    message.payload = {"purged": True, "at": iso(utcnow())}
+                    db.add(message)
                     purged += 1
                 if not held:
                     cursor = row_id or cursor
