@@ -224,26 +224,31 @@ def _delivery_ids(hub: Hub, email: str, session_ids: list[uuid.UUID]) -> list[in
 
 def _message_ids(hub: Hub, email: str) -> list[int]:
     """Outbound messages in the retention window whose payload names the e-mail."""
+    text = func.lower(cast(col(OutboundMessage.payload), String))
+    # the JSON column may hold non-ASCII as \u escapes: look for both spellings
+    spellings = {email, json.dumps(email)[1:-1]}
     found: list[int] = []
     with hub.db.session() as db:
-        last = int(read_value(db, OUTBOX_CURSOR) or 0)
-    while True:
+        start = int(read_value(db, OUTBOX_CURSOR) or 0)
+        top = db.exec(select(func.max(OutboundMessage.id))).one() or 0
+    while start < top:
+        end = start + SCAN_RANGE
         with hub.db.session() as db:
-            rows = list(
-                db.exec(
-                    select(OutboundMessage.id, OutboundMessage.payload)
-                    .where(col(OutboundMessage.id) > last)
-                    .order_by(col(OutboundMessage.id))
-                    .limit(BATCH)
+            rows = db.exec(
+                select(OutboundMessage.id, OutboundMessage.payload).where(
+                    col(OutboundMessage.id) > start,
+                    col(OutboundMessage.id) <= end,
+                    or_(*(text.like(_like(n), escape="\\") for n in spellings)),
                 )
             )
-        if not rows:
-            return found
-        for message_id, payload in rows:
-            assert message_id is not None  # noqa: S101 - primary keys are set
-            if email in json.dumps(payload, ensure_ascii=False).lower():
-                found.append(message_id)
-        last = rows[-1][0] or last
+            found.extend(
+                message_id
+                for message_id, payload in rows
+                if message_id is not None
+                and email in json.dumps(payload, ensure_ascii=False).lower()
+            )
+        start = end
+    return sorted(found)
 
 
 def _load(hub: Hub, model: Any, ids: list[int]) -> list[Any]:
@@ -279,12 +284,12 @@ def find(hub: Hub, email: str) -> Holdings:
 class _Scrubber:
     """Replaces a person's identity in text and JSON values by their tombstone."""
 
-    def __init__(self, email: str, name: str | None, tomb: str, *, keys: bool = True) -> None:
+    def __init__(self, email: str, names: Iterable[str], tomb: str, *, keys: bool = True) -> None:
         #: whether values under PERSONAL_KEYS go whatever they say (the person's own sessions)
         self.keys = keys
-        parts = [re.escape(email)]
-        if name and len(name.strip()) >= 2:
-            parts.append(rf"\b{re.escape(name.strip())}\b")
+        # longest first, so "Jane Doe" goes whole before "Jane" could match part of it
+        wanted = sorted({n.strip() for n in names if len(n.strip()) >= 2}, key=len, reverse=True)
+        parts = [re.escape(email), *(rf"\b{re.escape(n)}\b" for n in wanted)]
         self.pattern = re.compile("|".join(parts), re.IGNORECASE)
         self.tomb = tomb
 
@@ -373,15 +378,10 @@ def _erase_guest(db: Db, session: Session, email: str, scrub: _Scrubber) -> None
     session.updated_at = utcnow()
     db.add(session)
     for event in db.exec(select(SessionEvent).where(SessionEvent.session_id == session.id)):
-        data = _Scrubber(email, None, scrub.tomb, keys=False).json(event.data)
+        data = _Scrubber(email, (), scrub.tomb, keys=False).json(event.data)
         if data != event.data:
             event.data = data
             db.add(event)
-
-
-def _chosen_name(sessions: Iterable[Session]) -> str | None:
-    names = {s.attendee_name for s in sessions if s.attendee_name}
-    return max(names, key=len) if names else None
 
 
 def erase(hub: Hub, email: str, actor: str) -> Erasure:
@@ -407,7 +407,7 @@ def erase(hub: Hub, email: str, actor: str) -> Erasure:
     with hub.db.session() as db:
         sessions = attendee_sessions(db, email)
         session_ids = [s.id for s in sessions]
-        scrub = _Scrubber(email, _chosen_name(sessions), tomb)
+        scrub = _Scrubber(email, [s.attendee_name for s in sessions], tomb)
         for session in sessions:
             _erase_session(db, session, scrub, counts)
         for session in guest_sessions(db, email):

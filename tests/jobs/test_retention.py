@@ -53,7 +53,7 @@ def purge(app: Flask, **kwargs: int) -> int:
 
 
 def test_old_bodies_are_purged_in_batches_young_and_in_flight_ones_kept(
-    app: Flask, client: FlaskClient
+    app: Flask, client: FlaskClient, auth: dict[str, str]
 ) -> None:
     bodies = {
         "old-1": event(id="old-1", uid="b1"),
@@ -140,6 +140,11 @@ def test_old_bodies_are_purged_in_batches_young_and_in_flight_ones_kept(
         assert read_value(db, INBOX_CURSOR) == str(found["old-busy"].id)
         assert read_value(db, OUTBOX_CURSOR) == str(ids[1])
     assert purge(app) == 0  # idempotent
+
+    # the personal-data export scans above the cursors only, and purged bodies hold nothing
+    export = client.get("/api/people?email=a@b.c", headers=auth).json
+    assert export["deliveries"] == []
+    assert [m["id"] for m in export["outbound_messages"]] == [ids[2]]
 
 
 def test_retention_zero_keeps_everything_and_is_not_scheduled(
