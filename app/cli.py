@@ -178,5 +178,46 @@ def deliveries_replay(delivery_id: int) -> None:
     click.echo(f"delivery {delivery_id}: {state}")
 
 
+@main.command("rotate-keys")
+@click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10000))
+def rotate_keys(batch: int) -> None:
+    """Re-encrypt every stored token and secret under the newest encryption key."""
+    from app.rotation import ColumnReport
+    from app.rotation import rotate_keys as rotate
+
+    def show(report: ColumnReport) -> None:
+        click.echo(
+            f"{report.name}: {report.rotated} re-encrypted, {report.current} already current, "
+            f"{len(report.unreadable)} unreadable"
+        )
+
+    app = _app()
+    h = app.extensions["sessionhub"]
+    try:
+        with app.app_context():
+            reports = rotate(h, batch, progress=show)
+    finally:
+        h.db.dispose()
+    unreadable = [f"{r.name} id {i}" for r in reports for i in r.unreadable]
+    busy = [f"{r.name} id {i}" for r in reports for i in r.busy]
+    if unreadable:
+        click.echo(
+            f"error: {len(unreadable)} stored value(s) cannot be decrypted by any key in "
+            "SESSIONHUB_ENCRYPTION_KEYS: " + ", ".join(unreadable) + ". Add back the key that "
+            "sealed them (or re-link / re-create those rows); do not remove any key yet.",
+            err=True,
+        )
+        sys.exit(1)
+    if busy:
+        click.echo(
+            f"error: {len(busy)} value(s) changed during the run: "
+            + ", ".join(busy)
+            + ". Run rotate-keys again.",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo("every stored secret is sealed with the newest key; older keys can be removed")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main(Path(sys.argv[0]).name)

@@ -51,6 +51,8 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str = "SessionHub <sessionhub@localhost>"
     testing: bool = False
+    #: raw webhook bodies (and delivered outbound payloads) are purged after this; 0 = keep
+    delivery_retention_days: int = 30
 
     @property
     def embedded(self) -> bool:
@@ -173,4 +175,5 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
         metrics_token=env.get("SESSIONHUB_METRICS_TOKEN") or None,
         smtp_url=env.get("SESSIONHUB_SMTP_URL") or None,
         mail_from=env.get("SESSIONHUB_MAIL_FROM", "SessionHub <sessionhub@localhost>"),
+        delivery_retention_days=_whole(env, "SESSIONHUB_DELIVERY_RETENTION_DAYS", 30),
     )

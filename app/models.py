@@ -351,3 +351,18 @@ class OutboundMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None)
     created_at: datetime = _created()
     delivered_at: datetime | None = _ts()
+
+
+class ErasureLog(SQLModel, table=True):
+    """The audit trail of personal-data erasures: who, when, how much; never the e-mail."""
+
+    __tablename__ = "erasure_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    erased_at: datetime = _created()
+    #: keyed hash (HMAC-SHA256 with the secret key) of the normalised e-mail
+    subject_hash: str = Field(max_length=64, index=True)
+    #: the API key name (or `cli`) that asked for it
+    actor: str = Field(default="", max_length=100)
+    #: rows changed per kind (sessions, events, deliveries, outbound messages, …)
+    counts: dict[str, int] = _json(dict)

@@ -17,6 +17,7 @@ from app.errors import HubError, SessionNotFound
 from app.hub import Hub, hub
 from app.metrics import INGEST_SECONDS
 from app.models import WebhookDelivery
+from app.people import is_tombstone
 from app.sync import Planned, dispatch, plan
 from connectors.base import Change, Connector, LinkState
 from connectors.errors import InvalidPayload, TransientError
@@ -33,6 +34,9 @@ def ingest_delivery(delivery_id: int, replay: bool = False) -> str:
             log.warning("delivery vanished", extra={"delivery_id": delivery_id})
             return "missing"
         if delivery.state in ("processed", "ignored") and not replay:
+            return delivery.state
+        if is_tombstone(delivery.body):  # purged by retention or erased: nothing to parse
+            log.warning("delivery body is gone, not ingested", extra={"delivery_id": delivery_id})
             return delivery.state
         delivery.attempts += 1
         provider, raw, headers = delivery.provider, delivery.body, dict(delivery.headers)

@@ -106,6 +106,8 @@ def schedule(settings: Settings) -> dict[str, int]:
         "jobs.reminders.send_due_reminders": 60,
         "jobs.outbound.retry_due": 60,
     }
+    if settings.delivery_retention_days:
+        sweeps["jobs.retention.purge_expired_bodies"] = 3600
     if settings.oauth:
         sweeps["jobs.sweeps.requeue_dirty_feeds"] = 60
         sweeps["jobs.calendars.sync_all"] = 600

@@ -34,5 +34,6 @@ from app.http.api import (  # noqa: E402,F401  (routes)
     endpoints,
     ics,
     jobs,
+    people,
     sessions,
 )
