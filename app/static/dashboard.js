@@ -19,7 +19,7 @@
       series.push({
         label: name, stroke: palette[i % palette.length], width: 2,
         fill: step ? palette[i % palette.length] + "14" : undefined,
-        spanGaps: !step, points: { show: false },
+        spanGaps: !step, points: { show: !step, size: 5 },
         value: function (u, v) { return v == null ? "—" : (Math.round(v) + (unit ? " " + unit : "")); }
       });
     });
@@ -32,7 +32,7 @@
     var plot = new window.uPlot({
       width: width, height: 240, series: series,
       scales: { x: { time: true } },
-      axes: [{}, { size: 56, values: function (u, vals) { return vals.map(function (v) { return v + (unit ? " " + unit : ""); }); } }],
+      axes: [{}, { size: 72, values: function (u, vals) { return vals.map(function (v) { return v + (unit ? " " + unit : ""); }); } }],
       cursor: { drag: { x: false, y: false } }
     }, columns, el);
     window.addEventListener("resize", function () {
