@@ -86,7 +86,13 @@ def _body(rng: random.Random, provider: str, event_type: str, uid: str) -> bytes
     return json.dumps(payload).encode()
 
 
-def seed(schema: str, now: datetime, rng: random.Random) -> None:
+def seed(
+    schema: str,
+    now: datetime,
+    rng: random.Random,
+    deliveries: int = DELIVERIES,
+    sessions_n: int = SESSIONS,
+) -> None:
     """Fill the schema with COPY (fast) and ANALYZE it."""
     began = time.perf_counter()
     with psycopg.connect(services.PG_DSN, options=f"-csearch_path={schema}") as conn:
@@ -105,16 +111,19 @@ def seed(schema: str, now: datetime, rng: random.Random) -> None:
         conns = []
         with conn.cursor().copy(
             "COPY calendar_connections (id, coach_id, provider, account_email, scopes, state, "
-            "busy_calendars, calendars, options, last_synced_at, created_at, updated_at) "
+            "busy_calendars, calendars, options, last_synced_at, last_error, created_at, "
+            "updated_at) "
             "FROM STDIN"
         ) as copy:
             for i, cid in enumerate(coaches[:150]):
                 conn_id = uuid.uuid4()
                 conns.append(conn_id)
                 state = "needs_reauth" if i % 37 == 0 else "active"
+                error = "invalid_grant: Token has been expired or revoked." if i % 37 == 0 else None
                 copy.write_row(
                     (conn_id, cid, "google" if i % 3 else "outlook", f"coach{i}@example.com",
-                     "[]", state, "[]", "[]", "{}", now - timedelta(minutes=i % 20), now, now)
+                     "[]", state, "[]", "[]", "{}", now - timedelta(minutes=i % 20), error, now,
+                     now)
                 )  # fmt: skip
         with conn.cursor().copy(
             "COPY calendar_feeds (id, connection_id, calendar_id, channel_id, "
@@ -132,7 +141,7 @@ def seed(schema: str, now: datetime, rng: random.Random) -> None:
             "start_at, end_at, timezone, status, payment_status, version, source, source_clock, "
             "needs_review, created_at, updated_at) FROM STDIN"
         ) as copy:
-            for i in range(SESSIONS):
+            for i in range(sessions_n):
                 sid = uuid.uuid4()
                 sessions.append(sid)
                 start = now + timedelta(hours=rng.randrange(-24 * DAYS, 24 * DAYS))
@@ -180,9 +189,11 @@ def seed(schema: str, now: datetime, rng: random.Random) -> None:
             "COPY webhook_deliveries (provider, dedupe_key, event_type, received_at, headers, "
             "body, state, attempts, last_error, processed_at, session_id) FROM STDIN"
         ) as copy:
-            for i in range(DELIVERIES):
+            # ids grow with time, as in a real inbox
+            ages = sorted((rng.randrange(0, DAYS * 86400) for _ in range(deliveries)), reverse=True)
+            for i, age in enumerate(ages):
                 provider = rng.choices(names, weights)[0]
-                received = now - timedelta(seconds=rng.randrange(0, DAYS * 86400))
+                received = now - timedelta(seconds=age)
                 roll = rng.random()
                 state, error, processed = "processed", None, None
                 if roll < 0.02:
@@ -193,12 +204,12 @@ def seed(schema: str, now: datetime, rng: random.Random) -> None:
                     state, error = "waiting", "waiting for its session"
                 if state in ("processed", "ignored"):
                     processed = received + timedelta(seconds=rng.lognormvariate(-1.5, 0.8))
-                sid = sessions[rng.randrange(SESSIONS)] if state == "processed" else None
+                sid = sessions[rng.randrange(sessions_n)] if state == "processed" else None
                 event_type = rng.choice(TYPES[provider])
                 headers = json.dumps({"content-type": "application/json", "x-signature": "f" * 64})
                 copy.write_row(
                     (provider, f"{provider}:{i}", event_type, received, headers,
-                     _body(rng, provider, event_type, f"bk-{i % SESSIONS}"), state,
+                     _body(rng, provider, event_type, f"bk-{i % sessions_n}"), state,
                      1, error, processed, sid)
                 )  # fmt: skip
         with conn.cursor().copy(
