@@ -81,6 +81,11 @@ def troubles(stack: Stack) -> str:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_ops_person_repairs_a_failed_delivery_and_job(stack: Stack, chromium: Any) -> None:
+    @stack.app.after_request
+    def _csp(resp: Any) -> Any:  # the policy the hardened hub sends: no inline script or style
+        resp.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+        return resp
+
     uid = troubles(stack)
     # Daily stopped sending to the hub and refuses the re-activation for now
     stack.control("POST", "/daily/webhook/fail")
@@ -94,6 +99,11 @@ def test_ops_person_repairs_a_failed_delivery_and_job(stack: Stack, chromium: An
     anonymous = chromium.new_context()
     context = chromium.new_context(viewport={"width": 1360, "height": 900})
     page = context.new_page()
+    csp_errors: list[str] = []
+    page.on(
+        "console",
+        lambda msg: csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     try:
         # anonymous access is redirected to the sign-in page
         lost = anonymous.new_page()
@@ -110,6 +120,7 @@ def test_ops_person_repairs_a_failed_delivery_and_job(stack: Stack, chromium: An
         assert "failed job" in alerts
         assert page.locator("#daily-state").inner_text() == "failed"
         page.wait_for_selector("#chart-deliveries .u-wrap")  # uPlot drew from app/static
+        page.wait_for_selector("#chart-latency .u-wrap")
 
         # the dead-letter list: the Daily room job, retried now that Daily answers again
         page.get_by_role("link", name="Failed jobs").click()
@@ -167,6 +178,7 @@ def test_ops_person_repairs_a_failed_delivery_and_job(stack: Stack, chromium: An
 
         page.get_by_role("link", name="Connections").click()
         assert page.locator("#daily-state").inner_text() == "failed"
+        assert csp_errors == []  # nothing on any page broke the Content-Security-Policy
     finally:
         context.close()
         anonymous.close()
