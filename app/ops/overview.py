@@ -33,6 +33,8 @@ PENDING_TOO_LONG = timedelta(minutes=5)
 #: a provider is "silent" after this many of its usual gaps without a delivery (and at least…)
 SILENT_FACTOR = 4
 SILENT_MIN = timedelta(minutes=30)
+#: how many recent deliveries define a provider's usual gap
+GAP_SAMPLE = 50
 #: signature failures "jump" when the last hour has this many and triples the day's hourly mean
 SPIKE_MIN = 5
 SPIKE_FACTOR = 3
@@ -144,22 +146,21 @@ def provider_stats(db: Db, now: datetime | None = None) -> list[ProviderStats]:
     for provider, p50, p95 in latency_by_provider(db, day_ago):
         get(provider).p50_ms, get(provider).p95_ms = p50, p95
 
-    week = dict(
-        db.exec(
-            select(_D.provider, func.count())
-            .where(col(_D.received_at) >= now - WEEK)
-            .group_by(_D.provider)
-        ).all()
-    )
-    for provider in sorted(set(inbox_providers()) | set(stats) | set(week)):
+    for provider in sorted(set(inbox_providers()) | set(stats)):
         s = get(provider)
-        # one index probe per provider on (provider, received_at)
-        s.last_at = db.exec(select(func.max(_D.received_at)).where(_D.provider == provider)).one()
-        if s.last_at is not None and s.last_at.tzinfo is None:
-            s.last_at = s.last_at.replace(tzinfo=UTC)
-        n_week = int(week.get(provider, 0))
-        if n_week >= 2:
-            s.usual_gap = WEEK / n_week
+        # the newest GAP_SAMPLE + 1 receipt times: one short index scan on (provider,
+        # received_at) gives the last delivery and the provider's usual rhythm, however old
+        recent = list(
+            db.exec(
+                select(_D.received_at)
+                .where(_D.provider == provider, col(_D.received_at) <= now)
+                .order_by(col(_D.received_at).desc())
+                .limit(GAP_SAMPLE + 1)
+            )
+        )
+        s.last_at = recent[0] if recent else None
+        if len(recent) >= 3:
+            s.usual_gap = (recent[0] - recent[-1]) / (len(recent) - 1)
         s.alerts = _alerts(s, now)
     return [stats[p] for p in sorted(stats)]
 
