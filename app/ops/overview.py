@@ -21,7 +21,7 @@ from sqlmodel import col, select
 import connectors
 from app.db import utcnow
 from app.models import DELIVERY_STATES, ProviderLink, Session, WebhookDelivery, WebhookTally
-from app.queue import JobQueue
+from app.queue import FailedJob, JobQueue
 from app.tally import hour_of
 from connectors.calendar import CalendarConnector
 
@@ -242,6 +242,7 @@ class QueueStats:
     workers: int | None = None
     failed: int | None = None
     failed_by_kind: dict[str, int] = field(default_factory=dict)
+    failed_jobs: list[FailedJob] = field(default_factory=list, repr=False)
     error: str | None = None
 
     @property
@@ -268,7 +269,7 @@ def queue_stats(queue: JobQueue, backend: str) -> QueueStats:
     except Exception as err:  # noqa: BLE001 - a dead queue is shown, not raised
         stats.error = f"{type(err).__name__}: the queue cannot be read"
         return stats
-    stats.failed = len(failed)
+    stats.failed, stats.failed_jobs = len(failed), failed
     by_kind: dict[str, int] = defaultdict(int)
     for job in failed:
         by_kind[job_name(job.key)] += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask import Flask
 from sqlmodel import Session as Db
 
@@ -19,7 +20,7 @@ from app.models import (
     WebhookDelivery,
 )
 from app.tally import tally
-from tests.conftest import hub_of
+from tests.conftest import AppFactory, hub_of
 
 NOW = datetime(2026, 3, 2, 12, 30, tzinfo=UTC)  # far from the real clock the tallies use
 
@@ -280,3 +281,18 @@ def test_refused_and_duplicate_webhooks_are_tallied_per_hour(app: Flask) -> None
     assert stats.rejected == (1, 1)
     assert stats.duplicates == (2, 2)
     assert stats.received == (1, 1)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_queue_stats_on_redis(make_app: AppFactory, db_url: str, redis_url: str) -> None:
+    app = make_app(db_url, redis_url)
+    queue = hub_of(app).queue
+    empty = ops.queue_stats(queue, "redis")
+    assert (empty.depth, empty.oldest_age, empty.workers, empty.failed) == (0, None, 0, 0)
+    queue.enqueue("ingest:7", "jobs.ingest.ingest_delivery", 7)
+    stats = ops.queue_stats(queue, "redis")
+    assert stats.depth == 1
+    assert stats.oldest_age is not None
+    assert 0 <= stats.oldest_age < 60
+    assert stats.red  # a job waits and no worker is running

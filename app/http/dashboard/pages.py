@@ -138,9 +138,8 @@ def jobs() -> str:
     """The dead-letter list, grouped by kind."""
     h = hub()
     stats = ops.queue_stats(h.queue, "in-process" if h.settings.embedded else "redis")
-    failed = [] if stats.error else h.queue.failed()
     kind = request.args.get("kind") or None
-    shown = [j for j in failed if kind is None or job_name(j.key) == kind]
+    shown = [j for j in stats.failed_jobs if kind is None or job_name(j.key) == kind]
     return render_template(
         "dashboard/jobs.html", queue=stats, jobs=shown, kind=kind, job_name=job_name
     )
