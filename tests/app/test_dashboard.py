@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from app.apikeys import create_key, revoke_key
 from app.db import utcnow
 from app.models import Coach, ProviderLink, Session, SessionEvent, WebhookDelivery
-from tests.conftest import hub_of
+from tests.conftest import AppFactory, hub_of
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -256,3 +256,32 @@ def test_overview_and_connections_render_with_an_empty_hub(signed_in: FlaskClien
     assert "onclick" not in html
     assert signed_in.get("/dashboard/connections").status_code == 200
     assert signed_in.get("/dashboard/sessions").status_code == 200
+
+
+def test_reconcile_now_queues_every_provider_the_hub_writes(
+    make_app: AppFactory, db_url: str
+) -> None:
+    app = make_app(db_url, api_keys={"daily": "daily-key"})
+    client = app.test_client()
+    sign_in(client, ops_token(app))
+    now = utcnow()
+    with hub_of(app).db.session() as db:
+        coach = Coach(email="coach@example.com")
+        db.add(coach)
+        db.flush()
+        session = Session(coach_id=coach.id, start_at=now, end_at=now + timedelta(hours=1))
+        db.add(session)
+        db.flush()
+        db.add(ProviderLink(session_id=session.id, provider="daily", external_id="hub-x"))
+        db.add(ProviderLink(session_id=session.id, provider="calcom", external_id="uid-1"))
+        sid = session.id
+    page = client.get(f"/dashboard/sessions/{sid}").text
+    for _ in range(2):
+        resp = client.post(
+            f"/dashboard/sessions/{sid}/reconcile", data={"csrf_token": csrf_of(page)}
+        )
+        assert resp.status_code == 302
+    assert hub_of(app).queue.depth() == 1  # daily only (calcom is not writable), coalesced
+    shown = client.get(resp.headers["Location"]).text
+    assert "Reconciliation queued for daily." in shown
+    assert "daily was already waiting in the queue" in shown

@@ -14,7 +14,6 @@ from app.http.dashboard import bp
 from app.hub import hub
 from app.metrics import job_name
 from app.models import ProviderLink, Session, WebhookDelivery
-from app.sync import dispatch
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +94,19 @@ def reconcile(session_id: str) -> Response:
             }
         )
     if providers:
-        dispatch(h, sid, providers)
-        flash(f"Reconciliation queued for {', '.join(providers)}.")
+        try:
+            fresh = [
+                p
+                for p in providers
+                if h.queue.enqueue(f"reconcile:{p}:{sid}", "jobs.reconcile.reconcile", str(sid), p)
+            ]
+        except Exception as err:  # noqa: BLE001 - any queue failure is "retry later"
+            raise Unavailable("the job queue is unavailable, retry later") from err
+        waiting = [p for p in providers if p not in fresh]
+        flash(
+            f"Reconciliation queued for {', '.join(providers)}."
+            + (f" ({', '.join(waiting)} was already waiting in the queue.)" if waiting else "")
+        )
     else:
         flash("Nothing to reconcile: no active link to a provider the hub writes to.")
     log.info("dashboard reconcile", extra={"session_id": str(sid), "by": _who()})
