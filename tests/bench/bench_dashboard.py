@@ -47,6 +47,11 @@ DAYS = 30
 WARMUP, RUNS = 3, 25
 TARGET_MS = 300.0
 PROVIDERS = (("calcom", 0.5), ("daily", 0.35), ("stripe", 0.15))
+SIGNATURE_HEADERS = {
+    "calcom": "x-cal-signature-256",
+    "daily": "x-webhook-signature",
+    "stripe": "stripe-signature",
+}
 TYPES = {
     "calcom": ("BOOKING_CREATED", "BOOKING_RESCHEDULED", "BOOKING_CANCELLED", "MEETING_ENDED"),
     "daily": ("meeting.started", "meeting.ended", "participant.joined", "participant.left"),
@@ -81,7 +86,6 @@ def _body(rng: random.Random, provider: str, event_type: str, uid: str) -> bytes
             "metadata": {"videoCallUrl": "https://example.daily.co/room"},
             "responses": {"notes": {"value": "x" * rng.randrange(100, 600)}},
         },
-        "provider": provider,
     }
     return json.dumps(payload).encode()
 
