@@ -76,7 +76,10 @@ class Session(SQLModel, table=True):
     """One appointment: the truth every provider is reconciled to."""
 
     __tablename__ = "sessions"
-    __table_args__ = (Index("ix_sessions_coach_start", "coach_id", "start_at"),)
+    __table_args__ = (
+        Index("ix_sessions_coach_start", "coach_id", "start_at"),
+        Index("ix_sessions_needs_review", "needs_review"),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     coach_id: uuid.UUID = Field(foreign_key="coaches.id")
@@ -121,6 +124,7 @@ class ProviderLink(SQLModel, table=True):
         UniqueConstraint("provider", "external_id", name="uq_provider_links_external"),
         Index("ix_provider_links_session", "session_id", "provider"),
         Index("ix_provider_links_state", "state"),
+        Index("ix_provider_links_external_id", "external_id"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -145,6 +149,7 @@ class WebhookDelivery(SQLModel, table=True):
         UniqueConstraint("provider", "dedupe_key", name="uq_webhook_deliveries_dedupe"),
         Index("ix_webhook_deliveries_state_received", "state", "received_at"),
         Index("ix_webhook_deliveries_provider_received", "provider", "received_at"),
+        Index("ix_webhook_deliveries_received", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -366,3 +371,21 @@ class ErasureLog(SQLModel, table=True):
     actor: str = Field(default="", max_length=100)
     #: rows changed per kind (sessions, events, deliveries, outbound messages, …)
     counts: dict[str, int] = _json(dict)
+
+
+TALLY_OUTCOMES = ("rejected", "duplicate", "drift")
+
+
+class WebhookTally(SQLModel, table=True):
+    """Hourly counts of what the inbox does not keep: refused and duplicate deliveries, drift."""
+
+    __tablename__ = "webhook_tallies"
+    __table_args__ = (
+        UniqueConstraint("hour", "provider", "outcome", name="uq_webhook_tallies_slot"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    hour: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    provider: str = Field(max_length=32)
+    outcome: str = Field(max_length=16)
+    count: int = 0

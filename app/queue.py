@@ -86,6 +86,14 @@ class JobQueue(ABC):
     def retry_failed(self, job_id: str) -> bool:
         """Put a failed job back in the queue; False when there is no such failed job."""
 
+    def oldest_age(self) -> float | None:
+        """Seconds the oldest job due to run has waited; None when nothing waits."""
+        return None
+
+    def workers(self) -> int | None:
+        """Workers alive to run jobs; None when the backend cannot tell."""
+        return None
+
     def started(self, key: str) -> None:  # noqa: B027 - optional hook
         """A job with this key has started: a new enqueue must schedule another run."""
 
@@ -149,6 +157,20 @@ class RedisQueue(JobQueue):
 
     def depth(self) -> int:
         return int(self.queue.count)
+
+    def oldest_age(self) -> float | None:
+        from rq.job import Job
+
+        for job_id in self.queue.get_job_ids(0, 0):  # the head of the list is the oldest
+            job = Job.fetch(job_id, connection=self.redis)
+            if job.enqueued_at is not None:
+                return max(0.0, (utcnow() - job.enqueued_at).total_seconds())
+        return None
+
+    def workers(self) -> int | None:
+        from rq import Worker
+
+        return int(Worker.count(queue=self.queue))
 
     def failed(self) -> list[FailedJob]:
         from rq.job import Job
@@ -218,6 +240,15 @@ class InProcessQueue(JobQueue):
     def depth(self) -> int:
         with self._cv:
             return len(self._heap)
+
+    def oldest_age(self) -> float | None:
+        now = time.monotonic()
+        with self._cv:
+            due = [item.due for item in self._heap if item.due <= now]
+        return now - min(due) if due else None
+
+    def workers(self) -> int | None:
+        return 1 if self._thread is not None and self._thread.is_alive() else 0
 
     def failed(self) -> list[FailedJob]:
         with self._cv:

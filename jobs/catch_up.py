@@ -20,6 +20,7 @@ from app.hub import hub
 from app.inbox import store_delivery
 from app.kv import read_value, write_value
 from app.sync import dispatch, plan
+from app.tally import tally
 from connectors.calcom.client import CalcomClient
 from connectors.calcom.mapping import booking_to_change
 from connectors.errors import AuthError, InvalidPayload
@@ -78,6 +79,7 @@ def _catch_up_one(client: CalcomClient, cursor_name: str) -> int:
             newest = max(newest, change.occurred_at)
             if applied.changed:
                 changed += 1
+                tally(h.db.engine, "calcom", "drift")
                 log.info(
                     "catch-up repaired a missed change",
                     extra={
@@ -136,6 +138,7 @@ def stripe_recovery() -> int:
             )
             if created:
                 new += 1
+                tally(h.db.engine, "stripe", "drift")
                 h.enqueue(f"ingest:{delivery_id}", "jobs.ingest.ingest_delivery", delivery_id)
     except AuthError:
         log.error("Stripe refused the API key; recovery paused", extra={"provider": "stripe"})

@@ -22,6 +22,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(feeds.bp)
+    from app.http.dashboard import bp as dashboard  # the ops pages (issue 9)
+
+    app.register_blueprint(dashboard)
 
     @app.errorhandler(HubError)
     def _hub_error(err: HubError) -> tuple[Response, int]:

@@ -12,6 +12,7 @@ from app.http.pushes import receive_push
 from app.hub import hub
 from app.inbox import store_delivery
 from app.metrics import DELIVERIES, VERIFY_FAILURES
+from app.tally import tally
 from connectors.base import lower_headers
 from connectors.calendar import CalendarConnector
 from connectors.errors import InvalidSignature
@@ -45,6 +46,7 @@ def receive(slug: str) -> Response | tuple[Response, int]:
         log.warning("webhook rejected", extra={"provider": slug, "reason": err.reason})
         VERIFY_FAILURES.labels(slug, err.reason[:60]).inc()
         DELIVERIES.labels(slug, "unknown", "rejected").inc()
+        tally(h.db.engine, slug, "rejected")
         raise Unauthorized(err.reason, code="invalid_signature") from err
 
     event_type, dedupe_key = connector.identify(headers, raw)
@@ -53,6 +55,7 @@ def receive(slug: str) -> Response | tuple[Response, int]:
     if new:
         h.enqueue(f"ingest:{delivery_id}", "jobs.ingest.ingest_delivery", delivery_id)
     else:
+        tally(h.db.engine, slug, "duplicate")
         log.info(
             "duplicate delivery dropped",
             extra={"provider": slug, "delivery_id": delivery_id, "event_type": event_type},

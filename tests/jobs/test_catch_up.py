@@ -157,3 +157,15 @@ def test_catch_up_is_scheduled_only_with_an_api_key(
         ran = run_all()
     assert "jobs.catch_up.calcom_catch_up" not in ran
     assert ran["jobs.sweeps.requeue_stuck_deliveries"] == 0
+
+
+@responses.activate
+def test_repairs_are_counted_as_drift_for_the_ops_dashboard(app: Flask) -> None:
+    from app.ops import session_health
+
+    listing(responses.mock, api_booking("lost-2", "2030-01-01T10:00:00Z"))
+    with app.app_context():
+        assert calcom_catch_up() == 1
+        assert calcom_catch_up() == 0  # nothing new the second time: no drift
+    with hub_of(app).db.session() as db:
+        assert session_health(db).drift_day == 1

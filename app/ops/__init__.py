@@ -1,0 +1,61 @@
+"""The ops dashboard's queries, testable and benchmarkable without HTTP."""
+
+from __future__ import annotations
+
+from app.ops.overview import (
+    DAY,
+    HOUR,
+    PENDING_TOO_LONG,
+    WEEK,
+    ProviderStats,
+    QueueStats,
+    SessionHealth,
+    delivery_series,
+    human_duration,
+    inbox_providers,
+    latency_by_provider,
+    latency_series,
+    provider_stats,
+    queue_stats,
+    session_health,
+)
+from app.ops.records import (
+    DailyWebhook,
+    DeliveryFilter,
+    connection_counts,
+    connections,
+    daily_webhook,
+    event_types,
+    find_sessions,
+    ops_key,
+    search_deliveries,
+    session_detail,
+)
+
+__all__ = [
+    "DAY",
+    "HOUR",
+    "PENDING_TOO_LONG",
+    "WEEK",
+    "DailyWebhook",
+    "DeliveryFilter",
+    "ProviderStats",
+    "QueueStats",
+    "SessionHealth",
+    "connection_counts",
+    "connections",
+    "daily_webhook",
+    "delivery_series",
+    "event_types",
+    "find_sessions",
+    "human_duration",
+    "inbox_providers",
+    "latency_by_provider",
+    "latency_series",
+    "ops_key",
+    "provider_stats",
+    "queue_stats",
+    "search_deliveries",
+    "session_detail",
+    "session_health",
+]
