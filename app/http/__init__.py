@@ -22,6 +22,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(feeds.bp)
+    from app.http import limits, security
+
+    limits.install(app, app.extensions["sessionhub"].settings)
+    security.install(app, app.extensions["sessionhub"].settings)
 
     @app.errorhandler(HubError)
     def _hub_error(err: HubError) -> tuple[Response, int]:
