@@ -144,7 +144,10 @@ def test_pages_and_answers_carry_the_security_headers(
         client.get("/api/sessions"),  # a JSON refusal
         client.get("/static/hub.css"),
     ):
-        assert resp.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        # the consent screen is reached by a form post + redirect: form-action must allow it
+        assert resp.headers["Content-Security-Policy"].endswith(
+            "form-action 'self' https://accounts.google.com https://login.microsoftonline.com"
+        )
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert resp.headers["Referrer-Policy"] == "no-referrer"
         assert resp.headers["X-Frame-Options"] == "DENY"
@@ -152,6 +155,8 @@ def test_pages_and_answers_carry_the_security_headers(
         resp.close()
     assert "unsafe-inline" not in CONTENT_SECURITY_POLICY
     assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
+    plain = make_app(sqlite_url).test_client().get("/healthz")  # no OAuth configured
+    assert plain.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
 
 
 def test_hsts_when_the_public_url_is_https(make_app: AppFactory, sqlite_url: str) -> None:
