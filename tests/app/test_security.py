@@ -308,3 +308,40 @@ def test_rate_limit_settings(tmp_path: Path) -> None:
     for bad in ("lots", "0/minute"):
         with pytest.raises(ConfigError, match="SESSIONHUB_RATE_LIMIT_WEBHOOKS"):
             load({**env, "SESSIONHUB_RATE_LIMIT_WEBHOOKS": bad})
+
+
+# --- audit and lint rules -------------------------------------------------------------------------
+
+
+def test_audit_verdicts() -> None:
+    from tools.audit import unreachable, verdict
+
+    clean = {"dependencies": [{"name": "flask", "version": "3.1.3", "vulns": []}]}
+    assert verdict(clean, required=True)[0] == 0
+    vuln = {"id": "PYSEC-1", "fix_versions": ["3.1.4"]}
+    bad = {"dependencies": [{"name": "flask", "version": "3.1.3", "vulns": [vuln]}]}
+    status, lines = verdict(bad, required=False)
+    assert status == 1
+    assert lines == ["VULNERABLE flask 3.1.3: PYSEC-1 (fixed in 3.1.4)"]
+    nothing = {"dependencies": [{"name": "flask", "skip_reason": "Dependency not found on PyPI"}]}
+    status, lines = verdict(nothing, required=False)
+    assert status == 0
+    assert lines[0].startswith("audit SKIPPED: no vulnerability database reachable")
+    assert verdict(nothing, required=True)[0] == 2
+    assert unreachable("requests.exceptions.ConnectionError: Max retries exceeded")
+    assert not unreachable("ResolutionImpossible: flask==99")
+
+
+def test_every_security_rule_exemption_gives_its_reason() -> None:
+    root = Path(__file__).resolve().parents[2]
+    noqa = re.compile(r"#\s*noqa:\s*([A-Z0-9, ]+)(.*)$")
+    bare = []
+    for path in sorted(root.rglob("*.py")):
+        if {".venv", "build", "node_modules"} & set(path.relative_to(root).parts):
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            found = noqa.search(line)
+            security = found and re.search(r"\bS\d{3}\b", found.group(1))
+            if security and found and not re.match(r"\s*[-(]\s*\w", found.group(2)):
+                bare.append(f"{path.relative_to(root)}:{number}")
+    assert bare == [], "ruff S (security) exemptions need a reason: '# noqa: S105 - why'"
