@@ -12,6 +12,7 @@ every secret-named variable handed to a subprocess (…SECRET…, …TOKEN…, �
 every API key created, and the shapes of keys and tokens issued anywhere (API keys `shk_…`, the
 sandbox's Google and Microsoft access/refresh tokens and codes).
 
+Lines that hand credentials over on purpose (HAND_OFFS, each with its reason) are not leaks.
 At the end a leak fails the session (exit status 1) with the kind of secret and where it was
 found — never the secret itself. Values shorter than 8 characters are not looked for.
 """
@@ -42,6 +43,18 @@ SHAPES = {
     "sandbox Microsoft access token": rf"EwB[{_URLSAFE}]{{54}}",
     "sandbox Microsoft refresh token": rf"M\.R3_[{_URLSAFE}]{{54}}",
 }
+
+
+#: (file name, line) shapes that hand credentials over on purpose — not log output — each with
+#: its reason. Keep this short.
+HAND_OFFS = [
+    (
+        re.compile(r"sandbox.*\.log"),
+        re.compile(r"SESSIONHUB_[A-Z0-9_]+=\S*"),
+        "`sessionhub sandbox` prints the settings a hub needs to use it (its own fake "
+        "credentials), one NAME=value per line, by design",
+    ),
+]
 
 
 @dataclass
@@ -84,7 +97,7 @@ class LogScan:
         for name, value in env.items():
             if _SECRET_ENV.search(name):
                 for part in value.split(","):
-                    self.add(f"{name} ({source})", part)
+                    self.add(f"{name} (handed to a subprocess, first {source})", part)
 
     def feed(self, where: str, text: str) -> None:
         self.records.append((where, text))
@@ -107,7 +120,8 @@ class LogScan:
             except OSError:
                 continue
             for number, line in enumerate(lines, 1):
-                look(f"{path}:{number}", line)
+                if not _handed_over(path.name, line):
+                    look(f"{path}:{number}", line)
         return list(found.values())
 
     def _shape_kind(self, text: str) -> str:
@@ -121,6 +135,10 @@ class LogScan:
         parts = [_trie(sorted(self.secrets))] if self.secrets else []
         parts += [rf"(?<![{_URLSAFE}]){s}(?![{_URLSAFE}])" for s in self.shapes.values()]
         return re.compile("|".join(parts) or r"(?!)")
+
+
+def _handed_over(name: str, line: str) -> bool:
+    return any(f.fullmatch(name) and ln.fullmatch(line.strip()) for f, ln, _ in HAND_OFFS)
 
 
 def _password(url: str | None) -> str | None:

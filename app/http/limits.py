@@ -76,6 +76,9 @@ def install(app: Flask, settings: Settings) -> Limiter:
         swallow_errors=True,
         headers_enabled=False,  # the window is read only on a breach (Retry-After)
     )
+    # every other route skips the limiter's bookkeeping at once (probes, pages, feeds, metrics)
+    limited = frozenset((webhooks.bp.name, api.bp.name))
+    limiter.request_filter(lambda: request.blueprint not in limited)
     limiter.limit(settings.rate_limit_webhooks, key_func=_provider)(webhooks.bp)
     limiter.shared_limit(settings.rate_limit_api, scope="api", key_func=api_client_key)(api.bp)
     limiter.shared_limit(

@@ -75,8 +75,27 @@ def test_subprocess_log_files_and_environments_are_scanned(tmp_path: Path) -> No
         [finding] = scan.scan([log_file])
     finally:
         log_file.unlink()  # the session's own scan reads every *.log under the temp dir
-    assert finding.kind == "SESSIONHUB_METRICS_TOKEN (environment of gunicorn)"
+    assert (
+        finding.kind
+        == "SESSIONHUB_METRICS_TOKEN (handed to a subprocess, first environment of gunicorn)"
+    )
     assert finding.where == f"{log_file}:3"
+
+
+def test_the_sandbox_settings_printout_is_a_hand_off_not_a_leak(tmp_path: Path) -> None:
+    scan = LogScan()
+    scan.add_env({"SESSIONHUB_CALCOM_WEBHOOK_SECRET": "sandbox-hook-secret"}, "sandbox")
+    banner = "SESSIONHUB_CALCOM_WEBHOOK_SECRET=sandbox-hook-secret\n"
+    later = "GET /calcom/v2/bookings secret=sandbox-hook-secret\n"
+    sandbox, web = tmp_path / "sandbox.log", tmp_path / "web.log"
+    sandbox.write_text(banner + later)
+    web.write_text(banner)
+    try:
+        found = sorted(f.where for f in scan.scan([sandbox, web]))
+    finally:
+        sandbox.unlink()
+        web.unlink()
+    assert found == [f"{sandbox}:2", f"{web}:1"]  # only the sandbox's own banner is allowed
 
 
 def test_a_leak_fails_the_whole_session(tmp_path: Path) -> None:
