@@ -30,6 +30,13 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Known vulnerabilities in the installed dependencies (pip-audit). Without a reachable vulnerability
+# database it says SKIPPED; SESSIONHUB_AUDIT_REQUIRED=1 turns that into a failure (tools/audit.py).
+.PHONY: audit
+audit: install
+	$(BIN)/python tools/audit.py
+test: audit
+
 typecheck: install
 	$(BIN)/mypy
 

@@ -31,7 +31,7 @@ def create_app(settings: config_module.Settings | None = None, **options: Any) -
         JSON_SORT_KEYS=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.public_url.startswith("https:"),
+        SESSION_COOKIE_SECURE=not settings.embedded,  # embedded = the http://127.0.0.1 trial
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False

@@ -53,6 +53,9 @@ class Settings:
     testing: bool = False
     #: raw webhook bodies (and delivered outbound payloads) are purged after this; 0 = keep
     delivery_retention_days: int = 30
+    #: flask-limiter rate strings: per provider on /webhooks/*, per API key on /api/*
+    rate_limit_webhooks: str = "600/minute"
+    rate_limit_api: str = "120/minute"
 
     @property
     def embedded(self) -> bool:
@@ -157,6 +160,8 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
     }
     sweep_minutes = _whole(env, "SESSIONHUB_CALCOM_SWEEP_MINUTES", 10)
     stuck_after = _whole(env, "SESSIONHUB_STUCK_AFTER_SECONDS", 60)
+    webhook_rate = _rate_limit(env, "SESSIONHUB_RATE_LIMIT_WEBHOOKS", "600/minute")
+    api_rate = _rate_limit(env, "SESSIONHUB_RATE_LIMIT_API", "120/minute")
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -176,4 +181,21 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
         smtp_url=env.get("SESSIONHUB_SMTP_URL") or None,
         mail_from=env.get("SESSIONHUB_MAIL_FROM", "SessionHub <sessionhub@localhost>"),
         delivery_retention_days=_whole(env, "SESSIONHUB_DELIVERY_RETENTION_DAYS", 30),
+        rate_limit_webhooks=webhook_rate,
+        rate_limit_api=api_rate,
     )
+
+
+def _rate_limit(env: Mapping[str, str], var: str, default: str) -> str:
+    """A flask-limiter rate string, checked now so that a typo stops the start."""
+    from limits import parse_many
+
+    value = env.get(var, "").strip() or default
+    try:
+        if any(item.amount < 1 for item in parse_many(value)):
+            raise ValueError(value)
+    except ValueError as err:
+        raise ConfigError(
+            f"{var} must be a rate limit such as {default!r} (got {value!r})"
+        ) from err
+    return value

@@ -47,7 +47,7 @@ def _flag(name: str, default: bool) -> bool:
 
 # --- sockets and processes ----------------------------------------------------------------
 
-bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000)}"  # noqa: S104
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000)}"  # noqa: S104 - in a container
 workers = _int("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 12))
 threads = _int("GUNICORN_THREADS", 1)
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS") or ("gthread" if threads > 1 else "sync")
@@ -58,7 +58,7 @@ proc_name = "sessionhub-web"
 # Behind a proxy (compose, Kubernetes Service, nginx): trust its X-Forwarded-* headers.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # Worker heartbeat files in memory, not on a possibly slow container disk.
-worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - tmpfs, per container
 
 # --- timeouts: the webhook path is short ----------------------------------------------------
 

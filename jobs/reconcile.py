@@ -227,7 +227,7 @@ def _decide(h: Hub, sid: uuid.UUID, provider: str) -> _Plan:
 
 def _call(writer: Outbound, plan_: _Plan) -> PushResult | None:
     assert plan_.view is not None  # noqa: S101 - set by _decide
-    assert plan_.state is not None  # noqa: S101
+    assert plan_.state is not None  # noqa: S101 - set by _decide
     if plan_.op == "create":
         return writer.create(plan_.view)
     if plan_.op == "update":

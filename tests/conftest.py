@@ -26,6 +26,7 @@ from app.queue import InProcessQueue, RedisQueue
 from tests import services
 
 CI = os.environ.get("CI", "").lower() == "true"
+pytest_plugins = ["tests.logscan"]  # no secret the tests configure may reach the logs
 _status: dict[str, str | None] = {}
 
 

@@ -42,7 +42,7 @@ def ensure(name: str) -> str | None:
     check = CHECKS[name]
     if check():
         return None
-    subprocess.run(_START[name], shell=True, capture_output=True, timeout=60, check=False)  # noqa: S602
+    subprocess.run(_START[name], shell=True, capture_output=True, timeout=60, check=False)  # noqa: S602 - fixed commands
     for _ in range(40):
         if check():
             return None

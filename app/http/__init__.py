@@ -25,6 +25,10 @@ def register_blueprints(app: Flask) -> None:
     from app.http.dashboard import bp as dashboard  # the ops pages (issue 9)
 
     app.register_blueprint(dashboard)
+    from app.http import limits, security
+
+    limits.install(app, app.extensions["sessionhub"].settings)
+    security.install(app, app.extensions["sessionhub"].settings)
 
     @app.errorhandler(HubError)
     def _hub_error(err: HubError) -> tuple[Response, int]:

@@ -138,7 +138,7 @@ class FaultInjector:
         if duration <= 0:
             raise ValueError("duration must be positive")
         rule = FaultRule(0, provider, status, method, path, None, ratio, self.clock() + duration)
-        rule.retry_after, rule.seed, rule.rng = retry_after, seed, random.Random(seed)  # noqa: S311
+        rule.retry_after, rule.seed, rule.rng = retry_after, seed, random.Random(seed)  # noqa: S311 - seeded fault dice
         rule.reason, rule.body = reason, body
         return self._add(rule)
 

@@ -29,13 +29,13 @@ from connectors.sandbox.models import (
 from connectors.sandbox.outlook_store import OutlookStore
 
 #: default secrets and keys, so a demo works without flags (never real credentials)
-DEFAULT_CALCOM_WEBHOOK_SECRET = "sandbox-calcom-webhook-secret"  # noqa: S105
+DEFAULT_CALCOM_WEBHOOK_SECRET = "sandbox-calcom-webhook-secret"  # noqa: S105 - sandbox default
 DEFAULT_DAILY_WEBHOOK_SECRET = base64.b64encode(b"sessionhub-sandbox-daily-hmac-32").decode()
 DEFAULT_API_KEYS: Mapping[str, str] = {"calcom": "cal_sandbox_key", "daily": "sandbox-daily-key"}
 DEFAULT_GOOGLE_CLIENT_ID = "sandbox-client.apps.googleusercontent.com"
-DEFAULT_GOOGLE_CLIENT_SECRET = "sandbox-google-client-secret"  # noqa: S105
+DEFAULT_GOOGLE_CLIENT_SECRET = "sandbox-google-client-secret"  # noqa: S105 - sandbox default
 DEFAULT_OUTLOOK_CLIENT_ID = "5a1b0c0e-5e55-4b0b-a000-5a4db0c0ffee"
-DEFAULT_OUTLOOK_CLIENT_SECRET = "sandbox-outlook-client-secret"  # noqa: S105
+DEFAULT_OUTLOOK_CLIENT_SECRET = "sandbox-outlook-client-secret"  # noqa: S105 - sandbox default
 DEFAULT_ORGANIZER: Mapping[str, Any] = {
     "id": 1,
     "name": "Sandbox Coach",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
+from http.cookiejar import Cookie, DefaultCookiePolicy
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.cookies import RequestsCookieJar, cookiejar_from_dict, get_cookie_header
 
 from tests.e2e.stack import Stack
 
@@ -15,6 +18,60 @@ COACH = "coach@sandbox.test"
 _INPUT = re.compile(r"<input[^>]*>", re.I)
 _ATTR = re.compile(r'(\w+)="([^"]*)"')
 _FORM = re.compile(r'<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>', re.I | re.S)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class _LoopbackIsSecure(DefaultCookiePolicy):
+    """Like a browser: http://127.0.0.1 is a secure context, its Secure cookies are sent back."""
+
+    def return_ok_secure(self, cookie: Cookie, request: Any) -> bool:
+        return urlsplit(request.get_full_url()).hostname in LOOPBACK or bool(
+            super().return_ok_secure(cookie, request)
+        )
+
+
+class LoopbackBrowser(requests.Session):
+    """A cookie-keeping client for the hub on loopback, whose session cookie is `Secure`.
+
+    requests never sends a Secure cookie over http (its per-request cookie jars have the default
+    policy); a browser does to loopback. So the Cookie header of each request and each redirect
+    to loopback is rebuilt with a policy that treats loopback as secure.
+    """
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        prepared = super().prepare_request(request)
+        jar = RequestsCookieJar()
+        jar.update(self.cookies)
+        if isinstance(request.cookies, Mapping):
+            jar.update(cookiejar_from_dict(dict(request.cookies)))
+        _loopback_cookies(prepared, jar)
+        return prepared
+
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        super().rebuild_auth(prepared_request, response)  # called on each redirect
+        jar = getattr(prepared_request, "_cookies", None)
+        if jar is not None:
+            _loopback_cookies(prepared_request, jar)
+
+
+def _loopback_cookies(prepared: requests.PreparedRequest, jar: RequestsCookieJar) -> None:
+    if urlsplit(prepared.url or "").hostname not in LOOPBACK:
+        return
+    trusting = RequestsCookieJar(policy=_LoopbackIsSecure())
+    trusting.update(jar)
+    prepared.headers.pop("Cookie", None)
+    header = get_cookie_header(trusting, prepared)
+    if header:
+        prepared.headers["Cookie"] = header
+
+
+def loopback_browser() -> requests.Session:
+    """A client that keeps cookies like a browser on loopback (see LoopbackBrowser)."""
+    return LoopbackBrowser()
 
 
 def forms(page: str) -> list[tuple[str, dict[str, str], list[str]]]:
@@ -60,7 +117,7 @@ def link_google(
     decision: str = "allow",
 ) -> requests.Response:
     """Open the link, continue to Google, allow, come back; returns the settings page."""
-    browser = browser or requests.Session()
+    browser = browser or loopback_browser()
     start = browser.get(link_url(stack, coach_id, provider), timeout=10)
     assert start.status_code == 200, start.text
     action, hidden, _ = forms(start.text)[0]

@@ -22,6 +22,7 @@ from tests.e2e.google_support import (
     google_events,
     link_google,
     link_url,
+    loopback_browser,
     make_coach,
     refresh_concurrently,
 )
@@ -94,7 +95,7 @@ def test_link_stores_tokens_encrypted_and_opens_channels(stack: Stack) -> None:
 
 def test_state_tampering_and_replay_are_refused(stack: Stack) -> None:
     coach = make_coach(stack)
-    browser = requests.Session()
+    browser = loopback_browser()
     start = browser.get(link_url(stack, coach), timeout=10)
     action, hidden, _ = forms(start.text)[0]
     consent = browser.post(f"{stack.url}{action}", data=hidden, timeout=10)

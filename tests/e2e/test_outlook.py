@@ -18,6 +18,7 @@ from tests.e2e.google_support import (
     COACH,
     connections,
     link_google,
+    loopback_browser,
     make_coach,
     refresh_concurrently,
 )
@@ -36,7 +37,7 @@ def iso(value: datetime) -> str:
 
 
 def browser(stack: Stack) -> requests.Session:
-    session = requests.Session()
+    session = loopback_browser()
     session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
     session.verify = stack.sandbox.ca_bundle
     return session
