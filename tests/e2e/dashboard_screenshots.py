@@ -42,7 +42,7 @@ def main(out: Path = OUT) -> None:
     out.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
     with private_schema() as schema, TemporaryDirectory() as tmp:
-        seed(schema, now, random.Random(9), deliveries=30_000, sessions_n=2_000)  # noqa: S311
+        seed(schema, now, random.Random(9), deliveries=30_000, sessions_n=2_000)  # noqa: S311 - seeded demo data, not security
         base = services.PG_DSN.replace("postgresql://", "postgresql+psycopg://", 1)
         port = free_port()
         settings = Settings(
