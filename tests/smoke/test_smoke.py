@@ -34,7 +34,7 @@ from cryptography.fernet import Fernet
 
 from tests import services
 from tests.conftest import need
-from tests.e2e.google_support import COACH, link_google
+from tests.e2e.google_support import COACH, link_google, loopback_browser
 from tests.e2e.stack import Stack
 from tests.e2e.test_serve import free_port
 
@@ -488,10 +488,15 @@ def play(hub: Hub) -> None:
     )
     assert hub.api("/jobs/failed")["items"] == []
     assert len(hub.rooms()) == 7
+
     # the metrics the worker autoscaler reads, aggregated over gunicorn's processes
-    scraped = hub.http.get(f"{hub.url}/metrics", timeout=10)
-    assert scraped.status_code == 200, scraped.text[:500]
-    assert "sessionhub_queue_depth 0.0" in scraped.text
+    def scrape() -> requests.Response | None:
+        got = hub.http.get(f"{hub.url}/metrics", timeout=10)
+        assert got.status_code == 200, got.text[:500]
+        # the sweeps the ticker queued after the restart drain too
+        return got if "sessionhub_queue_depth 0.0" in got.text else None
+
+    scraped = wait_for("an empty queue in /metrics", scrape, timeout=20)
     assert 'sessionhub_deliveries_total{event_type="BOOKING_CREATED",outcome="accepted",' in (
         scraped.text
     )
@@ -513,7 +518,7 @@ def calendars(hub: Hub) -> None:
     site = cast(Stack, SimpleNamespace(api=hub.http, url=hub.url))
     page = link_google(site, coach["id"])
     assert "Your calendar is linked" in page.text, page.text[-800:]
-    browser = requests.Session()
+    browser = loopback_browser()  # sends the Secure session cookie to 127.0.0.1, as browsers do
     browser.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
     browser.verify = hub.env["SESSIONHUB_OUTLOOK_CA_BUNDLE"]
     page = link_google(site, coach["id"], browser=browser, provider="outlook", decision="accept")
