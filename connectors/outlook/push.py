@@ -52,6 +52,8 @@ def notifications(raw: bytes) -> list[Mapping[str, Any]]:
         subscription = item.get("subscriptionId")
         if not isinstance(subscription, str) or not subscription:
             raise InvalidPayload("notification item without subscriptionId")
+        if "\x00" in subscription:  # never a Graph id, and PostgreSQL cannot even look it up
+            raise InvalidPayload("notification item subscriptionId contains a NUL character")
         found.append(item)
     return found
 
