@@ -22,6 +22,8 @@ AUTH_STATUSES: Final = frozenset({401, TOKEN_EXPIRED_STATUS})
 RATE_LIMIT_RESET_PREFIX: Final = "x-ratelimit-reset-"
 RATE_LIMIT_REMAINING_PREFIX: Final = "x-ratelimit-remaining-"
 
+#: HMAC of the body only: Cal.com signs no timestamp, so there is no clock-skew window to
+#: enforce; replays are absorbed by the dedupe key (trigger:uid:createdAt)
 SIGNATURE_HEADER: Final = "x-cal-signature-256"
 VERSION_HEADER: Final = "x-cal-webhook-version"
 NO_SECRET_SIGNATURE: Final = "no-secret-provided"  # noqa: S105 - the marker, not a secret
