@@ -15,8 +15,10 @@ from functools import partial
 from typing import Any
 
 import pytest
+from hypothesis import event as hypothesis_event
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from connectors.base import Connector, InboundEvent, lower_headers
 from connectors.calendar import CalendarConnector
@@ -65,13 +67,20 @@ def parse_cleanly(connector: Connector, raw: bytes, headers: dict[str, str]) -> 
         refusal(lambda: connector.push_items(headers, raw), InvalidPayload)
     parsed: list[InboundEvent] = []
     if refusal(lambda: parsed.append(connector.parse(raw, headers)), InvalidPayload):
-        return "invalid"
+        return outcome("invalid")
     [event] = parsed
     assert isinstance(event.event_type, str)
     for change in event.changes:
         if refusal(partial(check_change, change), InvalidPayload):
-            return "too big"
-    return "parsed" if event.changes else "ignored"
+            return outcome("too big")
+    return outcome("parsed" if event.changes else "ignored")
+
+
+def outcome(name: str) -> str:
+    """Record how a parse ended (shown by --hypothesis-show-statistics) and return it."""
+    if currently_in_test_context():
+        hypothesis_event(name)
+    return name
 
 
 HEADERS = {t.slug: headers_for(t.header_names) for t in ALL}
