@@ -12,6 +12,7 @@ they agree); `notes` and the people limits are the hub's own policy.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from connectors.base import Change, LinkRef, Person
 from connectors.errors import InvalidPayload
@@ -27,6 +28,12 @@ MAX_NOTES = 20_000
 #: the largest payment amount (minor units) the integer column holds; Stripe's own maximum
 #: is 99,999,999
 MAX_AMOUNT = 2**31 - 1
+
+#: the span session times must fall in: a booking in year 1 or 9999 is a broken payload, and
+#: the arithmetic done on session times (reminders days before, rooms open an hour after) must
+#: never leave datetime's range and crash the job
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 #: Change text fields -> the length of the column they are stored in (sessions, links)
 TEXT_LIMITS: Mapping[str, int] = {
@@ -77,8 +84,20 @@ def _link(link: LinkRef) -> None:
     _text(link.external_id, f"links[{link.provider}].external_id", TEXT_LIMITS["external_id"])
 
 
+def _when(value: datetime | None, where: str) -> None:
+    if value is not None and not EARLIEST <= value < LATEST:
+        raise InvalidPayload(
+            f"{where} {value.isoformat()} is outside {EARLIEST.year}..{LATEST.year - 1}"
+        )
+
+
 def check_change(change: Change) -> None:
     """Raise InvalidPayload when a change does not fit what the hub stores."""
+    _when(change.start_at, "start")
+    _when(change.end_at, "end")
+    if change.attendance is not None:
+        _when(change.attendance.actual_start, "actual start")
+        _when(change.attendance.actual_end, "actual end")
     for name, limit in TEXT_LIMITS.items():
         value = getattr(change, name)
         if value is not None:

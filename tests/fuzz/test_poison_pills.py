@@ -82,6 +82,11 @@ POISON: dict[str, tuple[dict[str, Any] | bytes, tuple[str, ...]]] = {
         created("year-one", start="0001-01-01T00:00:00+01:00"),
         ("startTime", "out of range"),
     ),
+    # reminders are planned a day before the start: year 1 must not crash the job
+    "year 1 (UTC)": (
+        created("year-one-utc", start="0001-01-01T00:00:00Z", end="0001-01-01T01:00:00Z"),
+        ("start 0001-01-01T00:00:00+00:00 is outside 1970..2199",),
+    ),
     "amount beyond the column": (paid("created-ok", 2**40), ("payment amount", str(2**40))),
     "not JSON": (b"\xff\xfe{", ("not UTF-8",)),
 }
