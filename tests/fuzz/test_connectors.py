@@ -23,7 +23,9 @@ from hypothesis.control import currently_in_test_context
 from connectors.base import Connector, InboundEvent, lower_headers
 from connectors.calendar import CalendarConnector
 from connectors.errors import InvalidPayload, InvalidSignature
+from connectors.google import mapping as google_mapping
 from connectors.limits import check_change
+from connectors.outlook import mapping as outlook_mapping
 from tests.fuzz.signers import TARGETS, Target, google_headers, with_client_state
 from tests.fuzz.strategies import (
     FUZZ,
@@ -194,6 +196,42 @@ def test_every_single_path_mutation_of_every_sample(target: Target) -> None:
             except Exception as err:  # noqa: BLE001 - collect every escape, not just the first
                 failures.append(f"{what}: {type(err).__name__}: {err}"[:200])
     assert tried > 1000
+    assert not failures, f"{len(failures)} of {tried} mutations escaped:\n" + "\n".join(
+        sorted(set(failures))[:60]
+    )
+
+
+def feed_items(slug: str) -> list[dict[str, Any]]:
+    """The events of the recorded change feeds (Google events.list, Graph delta / GET)."""
+    items: list[dict[str, Any]] = []
+    for doc in samples(slug):
+        body = doc.get("response", doc) if isinstance(doc, dict) else doc
+        body = body.get("body", body) if isinstance(body, dict) else body
+        if isinstance(body, str):
+            continue
+        found = body.get("items") or body.get("value") if isinstance(body, dict) else None
+        if isinstance(found, list):
+            items += [i for i in found if isinstance(i, dict) and "start" in i]
+        elif isinstance(body, dict) and "start" in body and "id" in body:
+            items.append(body)
+    return items
+
+
+@pytest.mark.parametrize("slug", ["google", "outlook"])
+def test_every_single_path_mutation_of_calendar_feed_events(slug: str) -> None:
+    """The calendar sync reads provider events too: only InvalidPayload may escape."""
+    to_calendar_event = (google_mapping if slug == "google" else outlook_mapping).to_calendar_event
+    items = feed_items(slug)
+    assert items, slug
+    tried, failures = 0, []
+    for item in items:
+        for what in sweep(item):
+            tried += 1
+            try:
+                refusal(partial(to_calendar_event, "primary", item), InvalidPayload)
+            except Exception as err:  # noqa: BLE001 - collect every escape, not just the first
+                failures.append(f"{what}: {type(err).__name__}: {err}"[:200])
+    assert tried > 300
     assert not failures, f"{len(failures)} of {tried} mutations escaped:\n" + "\n".join(
         sorted(set(failures))[:60]
     )
