@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
 from connectors.base import Connector, InboundEvent, lower_headers
-from connectors.calendar import CalendarConnector
+from connectors.calendar import CalendarConnector, readable_events
 from connectors.errors import InvalidPayload, InvalidSignature
 from connectors.google import mapping as google_mapping
 from connectors.limits import check_change
@@ -235,3 +235,17 @@ def test_every_single_path_mutation_of_calendar_feed_events(slug: str) -> None:
     assert not failures, f"{len(failures)} of {tried} mutations escaped:\n" + "\n".join(
         sorted(set(failures))[:60]
     )
+
+
+@pytest.mark.parametrize("slug", ["google", "outlook"])
+def test_one_unreadable_feed_event_is_skipped_not_stalling_the_sync(
+    slug: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    mapping = google_mapping if slug == "google" else outlook_mapping
+    good = feed_items(slug)[0]
+    bad = {**good, "id": "broken", "start": {"dateTime": "0001-01-01T00:00:00+01:00"}}
+    events = readable_events(slug, "primary", [bad, "junk", good], mapping.to_calendar_event)
+    assert [e.id for e in events] == [good["id"]]
+    [record] = [r for r in caplog.records if r.getMessage() == "calendar event skipped"]
+    assert record.provider == slug
+    assert "out of range" in record.reason
