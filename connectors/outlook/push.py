@@ -45,6 +45,10 @@ def notifications(raw: bytes) -> list[Mapping[str, Any]]:
     items = body.get("value") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
         raise InvalidPayload("notification body has no value list")
+    if len(items) > const.MAX_NOTIFICATIONS:
+        raise InvalidPayload(
+            f"notification body lists {len(items)} items (at most {const.MAX_NOTIFICATIONS})"
+        )
     found: list[Mapping[str, Any]] = []
     for item in items:
         if not isinstance(item, dict):

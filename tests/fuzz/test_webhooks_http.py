@@ -20,6 +20,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from app.models import WebhookDelivery
+from connectors.outlook.const import MAX_NOTIFICATIONS
 from tests.conftest import AppFactory, drain, hub_of
 from tests.fuzz.signers import (
     CALCOM_SECRET,
@@ -151,3 +152,16 @@ def test_signed_mutated_payloads_on_postgresql(
 ) -> None:
     """PostgreSQL refuses what SQLite stores (NUL, over-long text, big integers): again there."""
     signed_mutation_ends_in_a_final_state(pg_app, pg_app.test_client(), slug, data)
+
+
+def test_a_graph_body_with_too_many_notifications_is_refused_at_once(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Each item costs the unauthenticated push route a lookup: the count is bounded."""
+    items = [{"subscriptionId": f"s{i}", "resource": "r"} for i in range(MAX_NOTIFICATIONS + 1)]
+    resp = client.post("/webhooks/outlook", json={"value": items})
+    assert resp.status_code == 400
+    assert f"lists {MAX_NOTIFICATIONS + 1} items" in resp.get_json()["message"]
+    assert hub_of(app).queue.depth() == 0  # no stop-channel job per unknown item
+    ok = client.post("/webhooks/outlook", json={"value": items[:MAX_NOTIFICATIONS]})
+    assert ok.status_code == 202
