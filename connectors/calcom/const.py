@@ -66,6 +66,12 @@ VIDEO_LOCATIONS: Final = frozenset(
 PHONE_LOCATIONS: Final = frozenset({"phone", "userphone", "attendeephone"})
 IN_PERSON_LOCATIONS: Final = frozenset({"inperson", "attendeeinperson"})
 
+#: Cal.com's limits on booking metadata (create-booking input: at most 50 keys, keys of at
+#: most 40 characters, string values of at most 500); larger entries are not kept
+METADATA_MAX_KEYS: Final = 50
+METADATA_MAX_KEY: Final = 40
+METADATA_MAX_VALUE: Final = 500
+
 #: booking metadata key the hub writes on bookings it creates; read back as Change.session_id
 SESSION_METADATA_KEY: Final = "sessionhub_session_id"
 

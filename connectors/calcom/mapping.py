@@ -122,6 +122,21 @@ def _first(p: Mapping[str, Any], *keys: str) -> Any:
     return next((p[k] for k in keys if p.get(k) not in (None, "")), None)
 
 
+def _kept_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The booking metadata worth a timeline entry, within Cal.com's own limits (50 keys of
+    at most 40 characters, values of at most 500): an oversized entry is not a real one."""
+    kept: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if len(kept) == const.METADATA_MAX_KEYS:
+            break
+        small = isinstance(value, int) or (
+            isinstance(value, str) and len(value) <= const.METADATA_MAX_VALUE
+        )
+        if small and len(key) <= const.METADATA_MAX_KEY:
+            kept[key] = value
+    return kept
+
+
 def booking_details(p: Mapping[str, Any], where: str = "payload") -> dict[str, Any]:
     """Change fields of a booking, as a webhook payload or an API v2 booking (`start`, `hosts`)."""
     api = "start" in p and "startTime" not in p  # API v2 names
@@ -159,7 +174,7 @@ def booking_details(p: Mapping[str, Any], where: str = "payload") -> dict[str, A
         "eventTypeId": _first(p, "eventTypeId") or _dict(p.get("eventType")).get("id"),
         "iCalUID": _first(p, "iCalUID", "icsUid"),
         "calcom_status": _str(p.get("status")),
-        "metadata": {k: v for k, v in metadata.items() if isinstance(v, str | int)} or None,
+        "metadata": _kept_metadata(metadata) or None,
     }
     return {
         "start_at": start,
