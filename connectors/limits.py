@@ -11,6 +11,7 @@ they agree); `notes` and the people limits are the hub's own policy.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -24,6 +25,10 @@ MAX_PEOPLE = 50
 #: characters of a session's free-text notes (a booking form's "additional notes"); the
 #: columns below are bounded by the schema, notes only by this policy
 MAX_NOTES = 20_000
+
+#: characters of JSON a change's provider details may take on the timeline (the details are
+#: ids, codes and short names; a longer one is a broken or hostile payload)
+MAX_DETAIL = 20_000
 
 #: the largest payment amount (minor units) the integer column holds; Stripe's own maximum
 #: is 99,999,999
@@ -116,3 +121,6 @@ def check_change(change: Change) -> None:
     amount = change.payment_amount
     if amount is not None and not 0 <= amount <= MAX_AMOUNT:
         raise InvalidPayload(f"payment amount {amount} is outside 0..{MAX_AMOUNT}")
+    size = len(json.dumps(change.detail, default=str))
+    if size > MAX_DETAIL:
+        raise InvalidPayload(f"provider details take {size} characters (at most {MAX_DETAIL})")

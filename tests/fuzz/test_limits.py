@@ -70,6 +70,7 @@ def test_a_change_that_fits_passes() -> None:
         ({"attendee": Person(email="a@x.io", timezone="z" * 65)}, "attendee.timezone"),
         ({"links": (LinkRef("stripe", "pi_\x00"),)}, "links[stripe].external_id contains"),
         ({"payment_amount": -1}, "payment amount -1 is outside"),
+        ({"detail": {"user_name": "u" * 30_000}}, "provider details take 30017 characters"),
         ({"start_at": datetime(1969, 12, 31, tzinfo=UTC)}, "start 1969-12-31T00:00:00+00:00"),
         ({"end_at": datetime(2200, 1, 1, tzinfo=UTC)}, "end 2200-01-01T00:00:00+00:00 is outside"),
         ({"payment_amount": MAX_AMOUNT + 1}, "is outside"),
