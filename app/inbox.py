@@ -13,6 +13,11 @@ from app.models import WebhookDelivery
 _table = WebhookDelivery.__table__  # type: ignore[attr-defined]
 
 
+def _text(value: str) -> str:
+    """A provider-chosen string made storable: PostgreSQL text refuses NUL characters."""
+    return value.replace("\x00", "\ufffd")
+
+
 def store_delivery(
     engine: Engine,
     provider: str,
@@ -24,8 +29,8 @@ def store_delivery(
     """Insert a delivery unless its key was seen: (delivery id, True when new). Committed."""
     values = {
         "provider": provider,
-        "dedupe_key": dedupe_key[:512],
-        "event_type": event_type[:128],
+        "dedupe_key": _text(dedupe_key)[:512],
+        "event_type": _text(event_type)[:128],
         "received_at": utcnow(),
         "headers": dict(headers),
         "body": raw,

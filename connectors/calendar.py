@@ -8,14 +8,17 @@ policies) is written once.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import Outbound
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, InvalidPayload
+
+log = logging.getLogger(__name__)
 
 
 class SyncCursorExpired(ConnectorError):  # noqa: N818 - reads as what happened
@@ -172,3 +175,27 @@ class CalendarConnector(ABC):
     @abstractmethod
     def oauth(self, settings: Mapping[str, str]) -> OAuth:
         """The OAuth flow for this hub's client id/secret and endpoints."""
+
+
+def readable_events(
+    provider: str,
+    calendar_id: str,
+    items: Iterable[Any],
+    parse: Callable[[str, Mapping[str, Any]], CalendarEvent],
+) -> list[CalendarEvent]:
+    """The feed items that parse; an unreadable one is logged and skipped.
+
+    Raising instead would fail the whole sync job, and the feed's cursor would never move
+    past the bad event: one malformed event would stall the calendar for good.
+    """
+    events: list[CalendarEvent] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        try:
+            events.append(parse(calendar_id, item))
+        except InvalidPayload as err:
+            log.warning(
+                "calendar event skipped", extra={"provider": provider, "reason": err.reason}
+            )
+    return events

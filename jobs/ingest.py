@@ -21,6 +21,7 @@ from app.people import is_tombstone
 from app.sync import Planned, dispatch, plan
 from connectors.base import Change, Connector, LinkState
 from connectors.errors import InvalidPayload, TransientError
+from connectors.limits import check_change
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ def ingest_delivery(delivery_id: int, replay: bool = False) -> str:
         return _finish(delivery_id, "failed", f"no connector for provider {provider!r}")
     try:
         event = connector.parse(raw, headers)
+        for change in event.changes:
+            check_change(change)  # what the tables cannot hold fails here, not in the database
     except InvalidPayload as err:
         log.warning("delivery cannot be parsed", extra={**ctx, "reason": err.reason})
         return _finish(delivery_id, "failed", f"invalid payload: {err.reason}")
@@ -111,7 +114,13 @@ def _is_echo(db: Db, connector: Connector, change: Change) -> bool:
     return connector.is_echo(change, state)
 
 
+#: characters of a recorded reason; it may quote the payload (an unknown event type)
+MAX_REASON = 2000
+
+
 def _finish(delivery_id: int, state: str, error: str | None) -> str:
+    if error is not None:  # PostgreSQL text refuses NUL; a quoted payload may carry one
+        error = error.replace("\x00", "\ufffd")[:MAX_REASON]
     with hub().db.session() as db:
         row = db.get(WebhookDelivery, delivery_id)
         if row is not None:

@@ -22,6 +22,8 @@ AUTH_STATUSES: Final = frozenset({401, TOKEN_EXPIRED_STATUS})
 RATE_LIMIT_RESET_PREFIX: Final = "x-ratelimit-reset-"
 RATE_LIMIT_REMAINING_PREFIX: Final = "x-ratelimit-remaining-"
 
+#: HMAC of the body only: Cal.com signs no timestamp, so there is no clock-skew window to
+#: enforce; replays are absorbed by the dedupe key (trigger:uid:createdAt)
 SIGNATURE_HEADER: Final = "x-cal-signature-256"
 VERSION_HEADER: Final = "x-cal-webhook-version"
 NO_SECRET_SIGNATURE: Final = "no-secret-provided"  # noqa: S105 - the marker, not a secret
@@ -63,6 +65,12 @@ VIDEO_LOCATIONS: Final = frozenset(
 )
 PHONE_LOCATIONS: Final = frozenset({"phone", "userphone", "attendeephone"})
 IN_PERSON_LOCATIONS: Final = frozenset({"inperson", "attendeeinperson"})
+
+#: Cal.com's limits on booking metadata (create-booking input: at most 50 keys, keys of at
+#: most 40 characters, string values of at most 500); larger entries are not kept
+METADATA_MAX_KEYS: Final = 50
+METADATA_MAX_KEY: Final = 40
+METADATA_MAX_VALUE: Final = 500
 
 #: booking metadata key the hub writes on bookings it creates; read back as Change.session_id
 SESSION_METADATA_KEY: Final = "sessionhub_session_id"

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from connectors.base import Attendance, Change, LinkRef, Person
 from connectors.calcom import const
 from connectors.errors import InvalidPayload
+from connectors.limits import MAX_PEOPLE
 
 _PHONE = re.compile(r"^(tel:)?\+?[\d\s().-]{6,}$")
 
@@ -25,7 +26,10 @@ def parse_time(value: Any, field: str) -> datetime:
         raise InvalidPayload(f"{field} is not an ISO 8601 datetime") from err
     if parsed.tzinfo is None:
         raise InvalidPayload(f"{field} has no UTC offset")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as err:  # 0001-01-01T00:00+01:00 is before the first UTC datetime
+        raise InvalidPayload(f"{field} is out of range") from err
 
 
 def iso_utc(value: datetime) -> str:
@@ -39,7 +43,8 @@ def valid_zone(name: Any) -> str | None:
     """The name when it is a known IANA time zone, else None."""
     try:
         return name if isinstance(name, str) and name and ZoneInfo(name) else None
-    except (ZoneInfoNotFoundError, ValueError):  # ValueError: a malformed key like "../x"
+    # ValueError: a malformed key like "../x"; OSError: a key longer than a file name may be
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
 
 
@@ -63,7 +68,9 @@ def _str(value: Any) -> str | None:
 def _int(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    return int(value) if isinstance(value, str) and value.isdigit() else None
+    # ASCII digits only ("²".isdigit() is true, int("²") fails), and few enough for int()
+    ok = isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18
+    return int(value) if ok else None
 
 
 def _truthy(value: Any) -> bool:
@@ -115,6 +122,21 @@ def _first(p: Mapping[str, Any], *keys: str) -> Any:
     return next((p[k] for k in keys if p.get(k) not in (None, "")), None)
 
 
+def _kept_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The booking metadata worth a timeline entry, within Cal.com's own limits (50 keys of
+    at most 40 characters, values of at most 500): an oversized entry is not a real one."""
+    kept: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if len(kept) == const.METADATA_MAX_KEYS:
+            break
+        small = isinstance(value, int) or (
+            isinstance(value, str) and len(value) <= const.METADATA_MAX_VALUE
+        )
+        if small and len(key) <= const.METADATA_MAX_KEY:
+            kept[key] = value
+    return kept
+
+
 def booking_details(p: Mapping[str, Any], where: str = "payload") -> dict[str, Any]:
     """Change fields of a booking, as a webhook payload or an API v2 booking (`start`, `hosts`)."""
     api = "start" in p and "startTime" not in p  # API v2 names
@@ -129,7 +151,14 @@ def booking_details(p: Mapping[str, Any], where: str = "payload") -> dict[str, A
         who = "organizer" if "organizer" in p else "hosts[0]"
         raise InvalidPayload(f"{where}.{who}.timeZone is not an IANA time zone")
     coach = _person(organizer, host=True)
-    guests = _dict(_dict(p.get("responses")).get("guests")).get("value") or p.get("guests") or ()
+    guests = _list(_dict(_dict(p.get("responses")).get("guests")).get("value"))
+    guests = guests or _list(p.get("guests"))
+    listed = len(_list(p.get("attendees"))) + len(guests)
+    if listed > MAX_PEOPLE:  # checked before any is read: a huge list costs nothing
+        raise InvalidPayload(
+            f"{where}.attendees and guests list {listed} people "
+            f"(a session takes at most {MAX_PEOPLE})"
+        )
     people = _people(p.get("attendees"), guests, [coach.email] if coach else [])
     metadata, video = _dict(p.get("metadata")), _dict(p.get("videoCallData"))
     location = _str(p.get("location"))
@@ -145,7 +174,7 @@ def booking_details(p: Mapping[str, Any], where: str = "payload") -> dict[str, A
         "eventTypeId": _first(p, "eventTypeId") or _dict(p.get("eventType")).get("id"),
         "iCalUID": _first(p, "iCalUID", "icsUid"),
         "calcom_status": _str(p.get("status")),
-        "metadata": {k: v for k, v in metadata.items() if isinstance(v, str | int)} or None,
+        "metadata": _kept_metadata(metadata) or None,
     }
     return {
         "start_at": start,
@@ -178,6 +207,10 @@ def _payment(p: Mapping[str, Any], status: str, event: str) -> dict[str, Any]:
 
 def _no_show(p: Mapping[str, Any]) -> dict[str, Any]:
     raw = [a for a in _list(p.get("attendees")) if isinstance(a, Mapping)]
+    if len(raw) > MAX_PEOPLE:
+        raise InvalidPayload(
+            f"payload.attendees lists {len(raw)} people (a session takes at most {MAX_PEOPLE})"
+        )
     marks = [{"email": a.get("email"), "noShow": _truthy(a.get("noShow"))} for a in raw]
     detail = dict(attendees=marks, message=_str(p.get("message")), bookingId=p.get("bookingId"))
     no_show = any(m["noShow"] for m in marks) if marks else None

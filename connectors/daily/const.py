@@ -17,7 +17,10 @@ AUTH_STATUSES: Final = frozenset({401})
 TIMESTAMP_HEADER: Final = "x-webhook-timestamp"
 SIGNATURE_HEADER: Final = "x-webhook-signature"
 
-#: how far a delivery's X-Webhook-Timestamp may be from our clock, either way
+#: how far a delivery's X-Webhook-Timestamp may be from our clock, either way (clock skew
+#: between Daily and the hub, plus delivery delay). Daily documents no window; 5 minutes is
+#: Stripe's default and providers.md's advice ("allow >= 5 min skew"). The timestamp is signed,
+#: so a delivery older than this cannot be replayed with a fresh one. Beyond it: 401.
 TOLERANCE: Final = timedelta(minutes=5)
 
 #: the body Daily POSTs when a webhook is created; it must get a 200 before any secret is known

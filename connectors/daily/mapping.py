@@ -79,7 +79,10 @@ def _participant(event_type: str, p: Mapping[str, Any]) -> dict[str, Any]:
     if event_type == const.PARTICIPANT_JOINED:
         return dict(event="participant_joined", occurred_at=joined, detail=detail)
     duration = _seconds(p.get("duration"), "payload.duration")
-    left = joined + timedelta(seconds=duration)
+    try:
+        left = joined + timedelta(seconds=duration)
+    except OverflowError as err:  # a duration of 1e308 s ends after year 9999
+        raise InvalidPayload("payload.duration is out of range") from err
     detail.update(duration_seconds=_whole(duration), left_at=left.isoformat())
     return dict(event="participant_left", occurred_at=left, detail=detail)
 

@@ -12,7 +12,14 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.http import BatchHttpRequest
 
-from connectors.calendar import CalendarApi, CalendarInfo, ChangePage, Channel, SyncCursorExpired
+from connectors.calendar import (
+    CalendarApi,
+    CalendarInfo,
+    ChangePage,
+    Channel,
+    SyncCursorExpired,
+    readable_events,
+)
 from connectors.errors import NotFound, PermanentError
 from connectors.google import const
 from connectors.google.calls import Caller
@@ -148,7 +155,7 @@ class GoogleCalendarApi(CalendarApi):
                     raise SyncCursorExpired("google events.list -> 410: full sync needed") from err
                 raise
             items = answer.get("items") or []
-            events += [to_calendar_event(calendar_id, i) for i in items if isinstance(i, dict)]
+            events += readable_events(const.SLUG, calendar_id, items, to_calendar_event)
             page = answer.get("nextPageToken")
             if isinstance(page, str) and page and page not in seen:
                 seen.add(page)

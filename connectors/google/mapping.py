@@ -90,11 +90,15 @@ def parse_time(value: str, zone: str | None = None) -> datetime:
         raise InvalidPayload(f"not an RFC 3339 time: {str(value)[:40]!r}") from err
     if parsed.tzinfo is None:
         try:
-            tz: Any = ZoneInfo(zone) if zone else UTC
-        except (ZoneInfoNotFoundError, ValueError):
+            tz: Any = ZoneInfo(zone) if isinstance(zone, str) and zone else UTC
+        # ValueError: a malformed key like "../x"; OSError: a key longer than a file name may be
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             tz = UTC
         parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as err:  # 0001-01-01T00:00:00+01:00 is before the first UTC datetime
+        raise InvalidPayload(f"time out of range: {str(value)[:40]!r}") from err
 
 
 def _edge(value: Any) -> tuple[datetime | None, bool]:
@@ -126,7 +130,7 @@ def _declined(item: Mapping[str, Any]) -> bool:
 def _version(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         return None
 
 

@@ -15,6 +15,7 @@ from connectors.calendar import (
     ChangePage,
     Channel,
     SyncCursorExpired,
+    readable_events,
 )
 from connectors.errors import NotFound, PermanentError
 from connectors.http import HttpClient
@@ -123,7 +124,7 @@ class OutlookCalendarApi(CalendarApi):
         while True:
             page = self._delta_page(url, params)
             items = page.get("value") or []
-            events += [to_calendar_event(calendar_id, i) for i in items if isinstance(i, dict)]
+            events += readable_events(const.SLUG, calendar_id, items, to_calendar_event)
             following = page.get("@odata.nextLink")
             if isinstance(following, str) and following and following not in seen:
                 seen.add(following)

@@ -34,6 +34,10 @@ CHANGE_TYPES: Final = "created,updated,deleted"
 LIFECYCLE_EVENTS: Final = frozenset({"reauthorizationRequired", "subscriptionRemoved", "missed"})
 #: a validation token longer than this is refused (Graph's are ~100 characters)
 MAX_VALIDATION_TOKEN: Final = 1024
+#: notifications one request may carry. Graph batches them but documents no maximum; each item
+#: costs the unauthenticated push route a lookup, so a 1 MB body of 35,000 items held a worker
+#: for ~10 s. Far above what one hub's subscriptions produce at once; beyond it: 400.
+MAX_NOTIFICATIONS: Final = 1000
 
 #: delta errors that mean "the delta link is no longer valid: sync the window again"
 RESYNC_CODES: Final = frozenset({"syncStateNotFound", "resyncRequired", "SyncStateNotFound"})

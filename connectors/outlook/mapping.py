@@ -37,13 +37,18 @@ def flag(value: Any) -> bool:
     return bool(value)
 
 
-def zone(name: str | None) -> ZoneInfo | None:
+def zone(name: Any) -> ZoneInfo | None:
     """The IANA zone of a name, UTC for Graph's UTC spellings, None when unknown."""
-    if not name or name.strip().lower() in _UTC_NAMES:
+    if name is None or name == "":
+        return ZoneInfo("UTC")
+    if not isinstance(name, str):  # a number or a list where a zone name belongs
+        return None
+    if name.strip().lower() in _UTC_NAMES:
         return ZoneInfo("UTC")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # ValueError: a malformed key like "../x"; OSError: a key longer than a file name may be
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
 
 
@@ -95,7 +100,7 @@ def event_body(
     return body
 
 
-def parse_time(value: Any, zone_name: str | None = None) -> datetime:
+def parse_time(value: Any, zone_name: Any = None) -> datetime:
     """A Graph timestamp as aware UTC (a value without offset is read in `zone_name`)."""
     try:
         parsed = datetime.fromisoformat(str(value))
@@ -108,7 +113,10 @@ def parse_time(value: Any, zone_name: str | None = None) -> datetime:
             # which every call sends; guessing would move the event
             raise InvalidPayload(f"unknown time zone {str(zone_name)[:40]!r}")
         parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as err:  # 0001-01-01T00:00:00+01:00 is before the first UTC datetime
+        raise InvalidPayload(f"time out of range: {str(value)[:40]!r}") from err
 
 
 def _edge(value: Any) -> datetime | None:
@@ -142,8 +150,14 @@ def tags_of(item: Mapping[str, Any]) -> tuple[str | None, int | None]:
         session, _, version = str(prop["value"]).rpartition(":")
         if not session:
             return None, None
-        return session, int(version) if version.isdigit() else None
+        # ASCII digits only ("²".isdigit() is true, int("²") fails), few enough for int()
+        number = version.isascii() and version.isdigit() and len(version) <= 18
+        return session, int(version) if number else None
     return None, None
+
+
+def _free(show_as: Any) -> bool:
+    return isinstance(show_as, str) and show_as in _FREE
 
 
 def _declined(item: Mapping[str, Any]) -> bool:
@@ -168,7 +182,7 @@ def to_calendar_event(calendar_id: str, item: Mapping[str, Any]) -> CalendarEven
         start_at=_edge(item.get("start")),
         end_at=_edge(item.get("end")),
         all_day=item.get("isAllDay") is True,
-        busy=not cancelled and item.get("showAs") not in _FREE and not _declined(item),
+        busy=not cancelled and not _free(item.get("showAs")) and not _declined(item),
         etag=version_of(item),
         updated=parse_time(updated) if isinstance(updated, str) and updated else None,
         title=title if isinstance(title, str) else None,

@@ -45,6 +45,10 @@ def notifications(raw: bytes) -> list[Mapping[str, Any]]:
     items = body.get("value") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
         raise InvalidPayload("notification body has no value list")
+    if len(items) > const.MAX_NOTIFICATIONS:
+        raise InvalidPayload(
+            f"notification body lists {len(items)} items (at most {const.MAX_NOTIFICATIONS})"
+        )
     found: list[Mapping[str, Any]] = []
     for item in items:
         if not isinstance(item, dict):
@@ -52,6 +56,8 @@ def notifications(raw: bytes) -> list[Mapping[str, Any]]:
         subscription = item.get("subscriptionId")
         if not isinstance(subscription, str) or not subscription:
             raise InvalidPayload("notification item without subscriptionId")
+        if "\x00" in subscription:  # never a Graph id, and PostgreSQL cannot even look it up
+            raise InvalidPayload("notification item subscriptionId contains a NUL character")
         found.append(item)
     return found
 

@@ -21,6 +21,8 @@ SIGNATURE_HEADER: Final = "stripe-signature"
 #: the only scheme Stripe signs with today; `v0` (test-mode legacy) and others are ignored
 SIGNATURE_SCHEME: Final = "v1"
 
+# Clock skew: the `t=` of Stripe-Signature is signed, so these bound replays and skew alike;
+# a delivery outside [now - TOLERANCE_SECONDS, now + FUTURE_SECONDS] is refused with 401.
 #: seconds a signed timestamp may be old: stripe-python's Webhook.DEFAULT_TOLERANCE
 TOLERANCE_SECONDS: Final = 300
 #: seconds a signed timestamp may be ahead of our clock (the SDK does not check this side)

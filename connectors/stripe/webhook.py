@@ -80,7 +80,9 @@ def verify(headers: Headers, raw: bytes, secrets: Sequence[str], now: Clock = _u
     if timestamp < clock - const.TOLERANCE_SECONDS:
         raise InvalidSignature(f"timestamp is older than the {const.TOLERANCE_SECONDS} s tolerance")
     if timestamp > clock + const.FUTURE_SECONDS:
-        raise InvalidSignature("timestamp is in the future")
+        raise InvalidSignature(
+            f"timestamp is in the future (beyond the {const.FUTURE_SECONDS} s tolerance)"
+        )
 
 
 def decode(raw: bytes) -> dict[str, Any]:
