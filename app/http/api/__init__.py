@@ -10,9 +10,14 @@ from app.hub import hub
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
+#: routes anyone may read: the OpenAPI document holds the API's shape, no data and no secret
+PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
+
 
 @bp.before_request
 def _require_key() -> None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -34,5 +39,6 @@ from app.http.api import (  # noqa: E402,F401  (routes)
     endpoints,
     ics,
     jobs,
+    openapi,
     sessions,
 )

@@ -6,7 +6,8 @@ from flask import Response, jsonify, request
 from sqlmodel import col, select
 
 from app.errors import NotFound, Unavailable, ValidationFailed
-from app.http.api import bp
+from app.http.api import bp, schemas
+from app.http.api.contract import contract
 from app.http.api.params import as_int, decode_cursor, encode_cursor, limit
 from app.http.api.views import delivery_json
 from app.hub import hub
@@ -14,6 +15,7 @@ from app.models import DELIVERY_STATES, WebhookDelivery
 
 
 @bp.get("/deliveries")
+@contract({200: schemas.DeliveryPage}, query=schemas.DeliveryQuery, tag="deliveries")
 def list_deliveries() -> Response:
     """Deliveries, newest first, by provider and state."""
     query = select(WebhookDelivery)
@@ -45,12 +47,14 @@ def _load(delivery_id: str) -> WebhookDelivery:
 
 
 @bp.get("/deliveries/<delivery_id>")
+@contract({200: schemas.Delivery}, errors=(404,), tag="deliveries")
 def get_delivery(delivery_id: str) -> Response:
     """One delivery."""
     return jsonify(delivery_json(_load(delivery_id)))
 
 
 @bp.post("/deliveries/<delivery_id>/replay")
+@contract({202: schemas.Replay}, errors=(404,), tag="deliveries")
 def replay(delivery_id: str) -> tuple[Response, int]:
     """Run ingestion again (idempotent: an applied change is not applied twice)."""
     row = _load(delivery_id)

@@ -10,7 +10,8 @@ from sqlmodel import col, select
 
 from app.db import iso, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.http.api import bp
+from app.http.api import bp, schemas
+from app.http.api.contract import contract
 from app.http.api.params import as_int, as_uuid, body, decode_cursor, encode_cursor, limit
 from app.hub import hub
 from app.models import OUTBOUND_STATES, OutboundMessage, WebhookEndpoint
@@ -75,6 +76,7 @@ def _events(value: Any) -> list[str]:
 
 
 @bp.post("/webhook-endpoints")
+@contract({201: schemas.EndpointCreated}, body=schemas.EndpointCreate, tag="webhooks")
 def create_endpoint() -> tuple[Response, int]:
     """Register an endpoint; the signing secret is in this answer only."""
     data = body()
@@ -89,6 +91,7 @@ def create_endpoint() -> tuple[Response, int]:
 
 
 @bp.get("/webhook-endpoints")
+@contract({200: schemas.EndpointPage}, tag="webhooks")
 def list_endpoints() -> Response:
     """Every endpoint, oldest first."""
     with hub().db.session() as db:
@@ -106,6 +109,7 @@ def _endpoint(endpoint_id: str) -> WebhookEndpoint:
 
 
 @bp.delete("/webhook-endpoints/<endpoint_id>")
+@contract({200: schemas.Endpoint}, errors=(404,), tag="webhooks")
 def disable_endpoint(endpoint_id: str) -> Response:
     """Stop sending to an endpoint (its delivery log stays readable)."""
     eid = _endpoint(endpoint_id).id
@@ -119,6 +123,7 @@ def disable_endpoint(endpoint_id: str) -> Response:
 
 
 @bp.get("/webhook-endpoints/<endpoint_id>/deliveries")
+@contract({200: schemas.MessagePage}, query=schemas.MessageQuery, errors=(404,), tag="webhooks")
 def list_messages(endpoint_id: str) -> Response:
     """The endpoint's delivery log, newest first, by state."""
     eid = _endpoint(endpoint_id).id
@@ -142,6 +147,7 @@ def list_messages(endpoint_id: str) -> Response:
 
 
 @bp.post("/webhook-endpoints/<endpoint_id>/deliveries/<message_id>/resend")
+@contract({202: schemas.Resend}, errors=(404, 409), tag="webhooks")
 def resend(endpoint_id: str, message_id: str) -> tuple[Response, int]:
     """Send a message again now (by id or msg_id); attempts are kept."""
     endpoint = _endpoint(endpoint_id)
