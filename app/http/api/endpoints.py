@@ -53,8 +53,12 @@ def _url(value: Any) -> str:
         raise ValidationFailed(
             f"url must be an http(s) URL of at most {MAX_URL} characters", field="url"
         )
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value.strip())
+        host = parts.hostname
+    except ValueError as err:  # "http://[": an unbalanced IPv6 bracket
+        raise ValidationFailed("url is not a valid URL", field="url") from err
+    if parts.scheme not in ("http", "https") or not host:
         raise ValidationFailed("url must be an http(s) URL with a host", field="url")
     return value.strip()
 

@@ -16,7 +16,7 @@ CALENDAR_TYPE = "text/calendar; charset=utf-8"
 
 
 @bp.get("/sessions/<session_id>.ics")
-@contract({200: None}, errors=(404,), tag="calendars", content_type=CALENDAR_TYPE)
+@contract({200: None}, errors=(404,), tag="calendars", content_type="text/calendar")
 def session_ics(session_id: str) -> Response:
     """The session as an iCalendar invitation (REQUEST, or CANCEL once given up)."""
     with hub().db.session() as db:

@@ -17,6 +17,9 @@ from app.errors import ValidationFailed
 __all__ = ["iso"]
 
 MAX_LIMIT = 200
+#: the span of accepted date-times
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def body() -> dict[str, Any]:
@@ -45,7 +48,16 @@ def as_datetime(value: Any, field: str) -> datetime:
         raise ValidationFailed(f"{field} is not an ISO-8601 date-time", field=field) from err
     if parsed.tzinfo is None:
         raise ValidationFailed(f"{field} needs an offset or Z", field=field)
-    return parsed.astimezone(UTC)
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError as err:
+        raise ValidationFailed(f"{field} is out of range", field=field) from err
+    if not EARLIEST <= utc <= LATEST:
+        # date arithmetic (buffers, horizons, series) must stay inside datetime's range
+        raise ValidationFailed(
+            f"{field} must be between {EARLIEST.year} and {LATEST.year}", field=field
+        )
+    return utc
 
 
 def as_timezone(value: Any, field: str = "timezone") -> str:

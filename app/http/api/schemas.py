@@ -63,6 +63,10 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Actor = Literal["coach", "attendee", "platform"]
 
 
+#: a query string names only known parameters: a typo in a filter is refused, not ignored
+_QUERY = ConfigDict(extra="forbid", populate_by_name=False)
+
+
 class ErrorBody(BaseModel):
     """Every refusal: a stable code, a human message, and the field at fault if one is."""
 
@@ -117,6 +121,8 @@ class CoachUpdate(CoachPolicies):
 
 class CoachQuery(BaseModel):
     """Filters of the coach list."""
+
+    model_config = _QUERY
 
     email: Annotated[str, Field(max_length=320)] | None = None
     cursor: Cursor | None = None
@@ -189,6 +195,8 @@ class Availability(BaseModel):
 class SlotQuery(BaseModel):
     """The window and the shape of the slots wanted."""
 
+    model_config = _QUERY
+
     from_: AwareDatetime = Field(alias="from")
     to: AwareDatetime
     duration: Annotated[int, Field(ge=5, le=720)] = 30
@@ -217,6 +225,8 @@ class Slots(BaseModel):
 class SessionQuery(BaseModel):
     """Filters of the session list."""
 
+    model_config = _QUERY
+
     coach_id: uuid.UUID | None = None
     from_: AwareDatetime | None = Field(default=None, alias="from")
     to: AwareDatetime | None = None
@@ -231,6 +241,8 @@ class SessionQuery(BaseModel):
 
 class PageQuery(BaseModel):
     """Cursor pagination."""
+
+    model_config = _QUERY
 
     cursor: Cursor | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
@@ -494,6 +506,8 @@ class ConnectionPage(Page):
 class UnlinkQuery(BaseModel):
     """keep_events=true leaves the hub's events in the calendar."""
 
+    model_config = _QUERY
+
     keep_events: Literal["true", "false"] = "false"
 
 
@@ -516,6 +530,8 @@ class FeedUrl(BaseModel):
 
 class DeliveryQuery(BaseModel):
     """Filters of the inbox."""
+
+    model_config = _QUERY
 
     provider: Annotated[str, Field(max_length=32)] | None = None
     state: DeliveryState | None = None
@@ -612,6 +628,8 @@ class EndpointPage(Page):
 
 class MessageQuery(BaseModel):
     """Filters of an endpoint's delivery log."""
+
+    model_config = _QUERY
 
     state: OutboundState | None = None
     cursor: Cursor | None = None

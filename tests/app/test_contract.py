@@ -1,0 +1,363 @@
+"""The API contract: the OpenAPI document covers every /api route, and the live app keeps it.
+
+schemathesis generates requests from `GET /api/openapi.json` and runs them against the WSGI app
+(SQLite, seeded with a coach with hours, a booked session, a delivery and a webhook endpoint):
+no 5xx, every status documented, every body matching its schema, the documented content type.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import schemathesis
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from app.apikeys import create_key
+from app.http.api import PUBLIC_ENDPOINTS
+from app.models import CalendarConnection
+from tests.conftest import AppFactory, drain, hub_of
+from tests.testhook import event, registered, sign
+
+HOURS = {
+    "timezone": "UTC",
+    "rules": [
+        {"weekday": d, "start": "00:00", "end": "24:00"}
+        for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    ],
+}
+#: examples per operation: enough to reach every branch of the input checks, bounded for CI
+EXAMPLES = 20
+#: operations the seeded state cannot make succeed; every other one must answer 2xx at least once
+NO_SUCCESS_EXPECTED = {
+    "POST /api/coaches/{coach_id}/link-url",  # no Google/Outlook OAuth client configured
+    "POST /api/jobs/{job_id}/retry",  # no failed job
+    "POST /api/sessions/{session_id}/join",  # the seeded session starts in days: too early
+    "POST /api/sessions/{session_id}/confirm",  # status changes depend on which ran first
+    "POST /api/sessions/{session_id}/reject",
+    "POST /api/sessions/{session_id}/outcome",
+}
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+
+
+class Seeded:
+    """The app under test, its API key, and the ids of what was seeded."""
+
+    def __init__(self, app: Flask, key: str, ids: dict[str, str]) -> None:
+        self.app, self.key, self.ids = app, key, ids
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+def _seed(app: Flask) -> Seeded:
+    with hub_of(app).db.session() as db:
+        _, key = create_key(db, "contract")
+    auth = {"Authorization": f"Bearer {key}"}
+    client = app.test_client()
+    made = client.post(
+        "/api/coaches",
+        json={"email": "coach@example.com", "name": "Coach", "timezone": "UTC"},
+        headers=auth,
+    )
+    assert made.status_code == 201, made.json
+    coach = made.json["id"]
+    assert (
+        client.put(f"/api/coaches/{coach}/availability", json=HOURS, headers=auth).status_code
+        == 200
+    )
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    booked = client.post(
+        "/api/sessions",
+        json={
+            "coach_id": coach,
+            "attendee": {"email": "ann@example.com", "name": "Ann"},
+            "start_at": start.isoformat(),
+            "duration_minutes": 60,
+            "timezone": "UTC",
+            "title": "Coaching",
+        },
+        headers=auth,
+    )
+    assert booked.status_code == 201, booked.json
+    endpoint = client.post(
+        "/api/webhook-endpoints",
+        json={"url": "http://127.0.0.1:9/hooks", "events": ["*"]},
+        headers=auth,
+    )
+    assert endpoint.status_code == 201, endpoint.json
+    body = event()
+    hooked = client.post("/webhooks/testhook", data=body, headers=sign(body, "hook-secret-new"))
+    assert hooked.status_code == 200
+    drain(app)
+    delivery = client.get("/api/deliveries", headers=auth).json["items"][0]["id"]
+    messages = client.get(f"/api/webhook-endpoints/{endpoint.json['id']}/deliveries", headers=auth)
+    with hub_of(app).db.session() as db:
+        connection = CalendarConnection(
+            coach_id=uuid.UUID(coach), provider="google", account_email="coach@example.com"
+        )
+        db.add(connection)
+        db.flush()
+        connection_id = str(connection.id)
+    ids = {
+        "coach_id": coach,
+        "session_id": booked.json["id"],
+        "endpoint_id": endpoint.json["id"],
+        "delivery_id": str(delivery),
+        "connection_id": connection_id,
+        "message_id": str(messages.json["items"][0]["id"]),
+    }
+    return Seeded(app, key, ids)
+
+
+@pytest.fixture
+def seeded(make_app: AppFactory, sqlite_url: str) -> Iterator[Seeded]:
+    with registered():
+        yield _seed(make_app(sqlite_url))
+
+
+def _realistic(case: Any, ids: dict[str, str]) -> Any:
+    """Fill the fields random data hardly ever gets right, so the success paths run too."""
+    query = case.query
+    if isinstance(query, dict) and "from" in query and "to" in query:
+        query["from"] = datetime.now(UTC).isoformat()
+        query["to"] = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    body = case.body
+    if not isinstance(body, dict):
+        return case
+    # the fuzzed start decides the day and hour: bookable (every hour of the next weeks is open)
+    digest = zlib.crc32(repr(body.get("start_at")).encode())
+    start = (datetime.now(UTC) + timedelta(days=2 + digest % 30, hours=digest % 24)).replace(
+        minute=0, second=0, microsecond=0
+    )
+    if "coach_id" in body:
+        body["coach_id"] = ids["coach_id"]
+    if "timezone" in body:
+        body["timezone"] = "Europe/Paris"
+    if "start_at" in body:
+        body["start_at"] = start.isoformat()
+    if "end_at" in body:
+        body["end_at"] = (start + timedelta(minutes=30 + digest % 90)).isoformat()
+    if "events" in body:
+        body["events"] = ["*"] if digest % 2 else ["session.created", "session.cancelled"]
+    if "url" in body:
+        body["url"] = f"http://127.0.0.1:9/hooks/{digest}"
+    return case
+
+
+def _cases(operation: Any, ids: dict[str, str]) -> st.SearchStrategy[Any]:
+    """Valid and invalid requests; most of them name what was seeded (the interesting paths)."""
+    names = {p.name for p in operation.path_parameters}
+    known = {name: value for name, value in ids.items() if name in names}
+    strategies = [
+        operation.as_strategy(),
+        operation.as_strategy(GenerationMode.NEGATIVE),
+        operation.as_strategy(GenerationMode.NEGATIVE, path_parameters=known),
+        operation.as_strategy(path_parameters=known),
+        operation.as_strategy(path_parameters=known).map(lambda case: _realistic(case, ids)),
+        operation.as_strategy(path_parameters=known).map(lambda case: _realistic(case, ids)),
+    ]
+    return st.one_of(strategies)
+
+
+def _fuzz(operation: Any, seeded: Seeded) -> set[int]:
+    """Run one operation's cases through every check; the statuses it answered."""
+    answered: set[int] = set()
+
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=_cases(operation, seeded.ids))
+    def run(case: Any) -> None:
+        response = case.call_and_validate(headers=seeded.auth, checks=CHECKS)
+        answered.add(response.status_code)
+
+    run()
+    return answered
+
+
+def test_the_app_keeps_its_contract(seeded: Seeded) -> None:
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", seeded.app)
+    # deletions last: they would turn the seeded endpoint's resend into a 409 for everyone
+    operations = sorted(
+        (result.ok() for result in schema.get_all_operations()),
+        key=lambda op: (op.method == "delete", op.path, op.method),
+    )
+    assert len(operations) >= 30
+    failures: list[str] = []
+    answered: dict[str, set[int]] = {}
+    for operation in operations:
+        try:
+            answered[operation.label] = _fuzz(operation, seeded)
+        except Exception as err:  # noqa: BLE001 - every operation's failures are reported together
+            failures.append(f"{operation.label}: {err}")
+    assert not failures, "\n\n".join(failures)
+    succeeded = {label for label, codes in answered.items() if any(200 <= c < 300 for c in codes)}
+    assert set(answered) - succeeded <= NO_SUCCESS_EXPECTED, answered
+
+
+# --- the document itself ------------------------------------------------------------------
+
+
+def _openapi_path(rule: str) -> str:
+    return rule.replace("<", "{").replace(">", "}")
+
+
+def test_every_api_route_is_in_the_document(make_app: AppFactory, sqlite_url: str) -> None:
+    app = make_app(sqlite_url)
+    doc = app.test_client().get("/api/openapi.json").json
+    routes = {
+        (_openapi_path(rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.endpoint not in PUBLIC_ENDPOINTS
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+    documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
+    assert len(routes) >= 30
+    assert routes - documented == set(), "routes missing from /api/openapi.json (add @contract)"
+    assert documented - routes == set(), "documented operations without a route"
+
+
+def test_the_document_is_openapi_31_with_bearer_auth(make_app: AppFactory, sqlite_url: str) -> None:
+    app = make_app(sqlite_url)
+    resp = app.test_client().get("/api/openapi.json")  # public: no key needed
+    assert resp.status_code == 200
+    doc = resp.json
+    assert doc["openapi"].startswith("3.1")
+    assert doc["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    assert doc["security"] == [{"apiKey": []}]
+    ics = doc["paths"]["/api/sessions/{session_id}.ics"]["get"]["responses"]["200"]
+    assert list(ics["content"]) == ["text/calendar"]
+    booking = doc["paths"]["/api/sessions"]["post"]
+    assert booking["requestBody"]["required"] is True
+    assert "409" in booking["responses"]
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            assert {"401", "503"} <= set(op["responses"]), f"{method} {path}"
+            for parameter in op.get("parameters", []):
+                if parameter["in"] == "path":
+                    assert parameter["schema"] != {"type": "string"}, f"untyped in {path}"
+
+
+def _concrete(path: str) -> str:
+    for name, value in {
+        "{delivery_id}": "1",
+        "{message_id}": "1",
+        "{job_id}": "job-1",
+    }.items():
+        path = path.replace(name, value)
+    while "{" in path:
+        start, end = path.index("{"), path.index("}")
+        path = path[:start] + str(uuid.uuid4()) + path[end + 1 :]
+    return path
+
+
+@pytest.mark.parametrize("header", [None, "Bearer shk_unknown", "Basic dXNlcjpwYXNz"])
+def test_every_operation_needs_a_key(
+    make_app: AppFactory, sqlite_url: str, header: str | None
+) -> None:
+    app = make_app(sqlite_url)
+    client = app.test_client()
+    doc = client.get("/api/openapi.json").json
+    headers = {"Authorization": header} if header else {}
+    count = 0
+    for path, ops in doc["paths"].items():
+        for method in ops:
+            resp = client.open(_concrete(path), method=method.upper(), json={}, headers=headers)
+            assert resp.status_code == 401, f"{method.upper()} {path}: {resp.status_code}"
+            assert resp.json["error"] in ("unauthorized", "invalid_api_key")
+            count += 1
+    assert count == sum(len(ops) for ops in doc["paths"].values()) >= 30
+
+
+# --- validation errors keep the hub's shape -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        (
+            "put",
+            "/api/coaches/{coach}/availability",
+            {"rules": [{"weekday": "mon"}]},
+            "rules[0].start",
+        ),
+        (
+            "put",
+            "/api/coaches/{coach}/availability",
+            {"overrides": [{"date": "2027-01-01", "start": "9"}]},
+            "overrides[0].start",
+        ),
+        ("post", "/api/sessions", {"coach_id": "{coach}", "attendee": {}}, "attendee.email"),
+        ("patch", "/api/coaches/{coach}", {"horizon_days": 0}, "horizon_days"),
+        ("patch", "/api/coaches/{coach}", {"favourite_colour": "red"}, "favourite_colour"),
+        ("post", "/api/webhook-endpoints", {"url": "https://x.example", "events": []}, "events"),
+        ("post", "/api/sessions/{session}/outcome", {"status": "maybe"}, "status"),
+        ("post", "/api/sessions/{session}/cancel", {"by": "robot"}, "by"),
+        ("get", "/api/sessions?limit=500", None, "limit"),
+        ("get", "/api/coaches/{coach}/slots?from=2027-01-01T00:00:00Z", None, "to"),
+    ],
+)
+def test_invalid_input_is_400_naming_the_field(
+    make_app: AppFactory,
+    sqlite_url: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    field: str,
+) -> None:
+    with registered():
+        seeded = _seed(make_app(sqlite_url))
+    ids = {"{coach}": seeded.ids["coach_id"], "{session}": seeded.ids["session_id"]}
+    for name, value in ids.items():
+        path = path.replace(name, value)
+        if body and body.get("coach_id") == name:
+            body = {**body, "coach_id": value}
+    resp = seeded.app.test_client().open(
+        path, method=method.upper(), json=body, headers=seeded.auth
+    )
+    assert resp.status_code == 400, resp.json
+    assert resp.json["error"] == "invalid"
+    assert resp.json["field"] == field
+    assert field.split("[")[0].split(".")[0] in resp.json["message"]
+
+
+def test_a_body_that_is_not_an_object_is_refused(make_app: AppFactory, sqlite_url: str) -> None:
+    with registered():
+        seeded = _seed(make_app(sqlite_url))
+    client = seeded.app.test_client()
+    for data in ("[]", "not json", "3"):
+        resp = client.post(
+            "/api/webhook-endpoints",
+            data=data,
+            content_type="application/json",
+            headers=seeded.auth,
+        )
+        assert (resp.status_code, resp.json["field"]) == (400, "body"), data
