@@ -6,6 +6,7 @@ from flask import Blueprint, g, request
 
 from app.apikeys import authenticate
 from app.errors import Unauthorized
+from app.http.api.params import refuse_nul
 from app.hub import hub
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -27,6 +28,10 @@ def _require_key() -> None:
     if key is None:
         raise Unauthorized("the API key is unknown or revoked", code="invalid_api_key")
     g.api_key = key
+
+
+# after the key check: an anonymous caller learns nothing about the input rules
+bp.before_request(refuse_nul)
 
 
 from app.http.api import (  # noqa: E402,F401  (routes)

@@ -20,6 +20,7 @@ from spectree import SpecTree
 from spectree.plugins.flask_plugin import FlaskPlugin
 
 from app.errors import ValidationFailed
+from app.http.api.params import MAX_ID
 from app.http.api.schemas import ErrorBody
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,10 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "coach_id": {"type": "string", "format": "uuid"},
     "connection_id": {"type": "string", "format": "uuid"},
     "endpoint_id": {"type": "string", "format": "uuid"},
-    "delivery_id": {"type": "integer", "minimum": 0, "maximum": 2**62},
+    "delivery_id": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
     "message_id": {
         "type": "string",
-        "pattern": r"^([0-9]{1,18}|msg_[A-Za-z0-9_-]{1,60})$",
+        "pattern": r"^([0-9]{1,10}|msg_[A-Za-z0-9_-]{1,60})$",
         "description": "the id of the log entry, or its msg_id",
     },
     "job_id": {"type": "string", "minLength": 1, "maxLength": 200},

@@ -8,7 +8,7 @@ from sqlmodel import col, select
 from app.errors import NotFound, Unavailable, ValidationFailed
 from app.http.api import bp, schemas
 from app.http.api.contract import contract
-from app.http.api.params import as_int, decode_cursor, encode_cursor, limit
+from app.http.api.params import MAX_ID, as_int, decode_cursor, encode_cursor, limit
 from app.http.api.views import delivery_json
 from app.hub import hub
 from app.models import DELIVERY_STATES, WebhookDelivery
@@ -29,7 +29,7 @@ def list_deliveries() -> Response:
         query = query.where(WebhookDelivery.state == request.args["state"])
     cursor = decode_cursor(1)
     if cursor:
-        query = query.where(col(WebhookDelivery.id) < as_int(cursor[0], "cursor", high=2**62))
+        query = query.where(col(WebhookDelivery.id) < as_int(cursor[0], "cursor", high=MAX_ID))
     size = limit()
     with hub().db.session() as db:
         rows = list(db.exec(query.order_by(col(WebhookDelivery.id).desc()).limit(size + 1)))
@@ -40,7 +40,7 @@ def list_deliveries() -> Response:
 
 def _load(delivery_id: str) -> WebhookDelivery:
     with hub().db.session() as db:
-        row = db.get(WebhookDelivery, as_int(delivery_id, "delivery_id", high=2**62))
+        row = db.get(WebhookDelivery, as_int(delivery_id, "delivery_id", high=MAX_ID))
     if row is None:
         raise NotFound("no such delivery", field="delivery_id")
     return row

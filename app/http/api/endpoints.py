@@ -12,7 +12,7 @@ from app.db import iso, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.http.api import bp, schemas
 from app.http.api.contract import contract
-from app.http.api.params import as_int, as_uuid, body, decode_cursor, encode_cursor, limit
+from app.http.api.params import MAX_ID, as_int, as_uuid, body, decode_cursor, encode_cursor, limit
 from app.hub import hub
 from app.models import OUTBOUND_STATES, OutboundMessage, WebhookEndpoint
 from app.outbox import ALL_EVENTS, DELIVER, EVENT_TYPES, new_secret
@@ -141,7 +141,7 @@ def list_messages(endpoint_id: str) -> Response:
         query = query.where(OutboundMessage.state == state)
     cursor = decode_cursor(1)
     if cursor:
-        query = query.where(col(OutboundMessage.id) < as_int(cursor[0], "cursor", high=2**62))
+        query = query.where(col(OutboundMessage.id) < as_int(cursor[0], "cursor", high=MAX_ID))
     size = limit()
     with hub().db.session() as db:
         rows = list(db.exec(query.order_by(col(OutboundMessage.id).desc()).limit(size + 1)))
@@ -160,7 +160,7 @@ def resend(endpoint_id: str, message_id: str) -> tuple[Response, int]:
     if message_id.startswith("msg_"):
         where = OutboundMessage.msg_id == message_id
     else:
-        where = OutboundMessage.id == as_int(message_id, "message_id", high=2**62)
+        where = OutboundMessage.id == as_int(message_id, "message_id", high=MAX_ID)
     with hub().db.session() as db:
         row = db.exec(select(OutboundMessage).where(where).with_for_update()).first()
         if row is None or row.endpoint_id != endpoint.id:

@@ -15,7 +15,9 @@ from app.errors import NotFound, ValidationFailed
 from app.http.api import bp, schemas
 from app.http.api.contract import contract
 from app.http.api.params import (
+    MAX_ID,
     as_datetime,
+    as_int,
     as_uuid,
     body,
     decode_cursor,
@@ -99,7 +101,7 @@ def session_events(session_id: str) -> Response:
         query = select(SessionEvent).where(SessionEvent.session_id == sid)
         cursor = decode_cursor(1)
         if cursor:
-            query = query.where(col(SessionEvent.id) > int(cursor[0]))
+            query = query.where(col(SessionEvent.id) > as_int(cursor[0], "cursor", high=MAX_ID))
         size = limit()
         rows = list(db.exec(query.order_by(col(SessionEvent.id)).limit(size + 1)))
     page = rows[:size]
