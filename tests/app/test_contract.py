@@ -54,11 +54,12 @@ NO_SUCCESS_EXPECTED = {
     "POST /api/sessions/{session_id}/reject",
     "POST /api/sessions/{session_id}/outcome",
 }
+#: scenarios of the stateful run (each up to 8 linked calls)
+STATEFUL_SCENARIOS = 15
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
-    negative_data_rejection,
     response_schema_conformance,
     negative_data_rejection,
 ]
@@ -418,3 +419,34 @@ def test_inputs_that_were_500_are_400(
     )
     assert resp.status_code == 400, resp.json
     assert (resp.json["error"], resp.json["field"]) == ("invalid", field)
+
+
+# --- stateful: follow the document's links (book → read, cancel, move; coach → hours, slots) ----
+
+
+def test_the_links_hold_across_calls(seeded: Seeded) -> None:
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", seeded.app)
+    base = schema.as_state_machine()
+    auth = seeded.auth
+
+    class Machine(base):  # type: ignore[misc,valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": auth}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS, headers=auth)
+
+        def before_call(self, case: Any) -> None:
+            if case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE:
+                _realistic(case, seeded.ids)
+
+    Machine.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=8,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )

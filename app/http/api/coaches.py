@@ -10,7 +10,7 @@ from sqlmodel import col, func, select
 from app.db import utcnow
 from app.domain.coaches import find_by_email
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.http.api import bp, schemas
+from app.http.api import bp, links, schemas
 from app.http.api.contract import contract
 from app.http.api.params import (
     as_int,
@@ -92,7 +92,13 @@ def _apply_policies(coach: Coach, data: dict[str, Any]) -> None:
 
 
 @bp.post("/coaches")
-@contract({201: schemas.Coach}, body=schemas.CoachCreate, errors=(409,), tag="coaches")
+@contract(
+    {201: schemas.Coach},
+    body=schemas.CoachCreate,
+    errors=(409,),
+    tag="coaches",
+    links=links.of("coach_id", links.COACH),
+)
 def create_coach() -> tuple[Response, int]:
     """Create a coach: {"email", "name", "timezone"} plus any policy setting."""
     data = body()
@@ -110,7 +116,12 @@ def create_coach() -> tuple[Response, int]:
 
 
 @bp.get("/coaches")
-@contract({200: schemas.CoachPage}, query=schemas.CoachQuery, tag="coaches")
+@contract(
+    {200: schemas.CoachPage},
+    query=schemas.CoachQuery,
+    tag="coaches",
+    links=links.of("coach_id", links.COACH, "$response.body#/items/0/id"),
+)
 def list_coaches() -> Response:
     """Coaches, optionally filtered by e-mail."""
     query = select(Coach)

@@ -50,7 +50,20 @@ def make_link_url(coach_id: str) -> Response:
 
 
 @bp.get("/coaches/<coach_id>/connections")
-@contract({200: schemas.ConnectionPage}, errors=(404,), tag="calendars")
+@contract(
+    {200: schemas.ConnectionPage},
+    errors=(404,),
+    tag="calendars",
+    links={
+        "UnlinkConnection": (
+            "unlink_connection",
+            {
+                "coach_id": "$request.path.coach_id",
+                "connection_id": "$response.body#/items/0/id",
+            },
+        )
+    },
+)
 def connections(coach_id: str) -> Response:
     """The coach's linked calendars with their state and sync health."""
     cid = _coach(coach_id)

@@ -150,8 +150,13 @@ def contract(
     errors: Iterable[int] = (),
     tag: str,
     content_type: str | None = None,
+    links: dict[str, tuple[str, dict[str, str]]] | None = None,
 ) -> Callable[[F], F]:
-    """Validate the route's body and query against models, and describe its answers."""
+    """Validate the route's body and query against models, and describe its answers.
+
+    `links` are OpenAPI links of the success answer: name → (operationId, {parameter: runtime
+    expression}), e.g. `{"GetCoach": ("get_coach", {"coach_id": "$response.body#/id"})}`.
+    """
 
     def decorate(func: F) -> F:
         operation = func.__name__
@@ -169,6 +174,7 @@ def contract(
             "body_required": body_required,
             "content_type": content_type,
             "refuses_input": 400 in wanted,
+            "links": links or {},
         }
         decorated = spec.validate(
             json=body,
@@ -225,9 +231,22 @@ def _finish(doc: dict[str, Any]) -> dict[str, Any]:
                         )
             if "requestBody" in op:
                 op["requestBody"]["required"] = extra.get("body_required", True)
+            success = min(code for code in op["responses"] if code.startswith("2"))
+            if extra.get("links"):
+                op["responses"][success]["links"] = {
+                    name: {"operationId": target, "parameters": parameters}
+                    for name, (target, parameters) in extra["links"].items()
+                }
             content_type = extra.get("content_type")
             if content_type:
                 for code, answer in op["responses"].items():
                     if code.startswith("2"):
                         answer["content"] = {content_type: {"schema": {"type": "string"}}}
+    known = {op["operationId"] for ops in doc["paths"].values() for op in ops.values()}
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            for answer in op["responses"].values():
+                for name, link in answer.get("links", {}).items():
+                    if link["operationId"] not in known:
+                        raise ValueError(f"link {name} names no operation")
     return doc

@@ -6,7 +6,7 @@ from flask import Response, jsonify, request
 from sqlmodel import col, select
 
 from app.errors import NotFound, Unavailable, ValidationFailed
-from app.http.api import bp, schemas
+from app.http.api import bp, links, schemas
 from app.http.api.contract import contract
 from app.http.api.params import MAX_ID, as_int, decode_cursor, encode_cursor, limit
 from app.http.api.views import delivery_json
@@ -15,7 +15,12 @@ from app.models import DELIVERY_STATES, WebhookDelivery
 
 
 @bp.get("/deliveries")
-@contract({200: schemas.DeliveryPage}, query=schemas.DeliveryQuery, tag="deliveries")
+@contract(
+    {200: schemas.DeliveryPage},
+    query=schemas.DeliveryQuery,
+    tag="deliveries",
+    links=links.of("delivery_id", ("get_delivery", "replay"), "$response.body#/items/0/id"),
+)
 def list_deliveries() -> Response:
     """Deliveries, newest first, by provider and state."""
     query = select(WebhookDelivery)

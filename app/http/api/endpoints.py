@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from app.db import iso, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.http.api import bp, schemas
+from app.http.api import bp, links, schemas
 from app.http.api.contract import contract
 from app.http.api.params import MAX_ID, as_int, as_uuid, body, decode_cursor, encode_cursor, limit
 from app.hub import hub
@@ -80,7 +80,12 @@ def _events(value: Any) -> list[str]:
 
 
 @bp.post("/webhook-endpoints")
-@contract({201: schemas.EndpointCreated}, body=schemas.EndpointCreate, tag="webhooks")
+@contract(
+    {201: schemas.EndpointCreated},
+    body=schemas.EndpointCreate,
+    tag="webhooks",
+    links=links.of("endpoint_id", ("list_messages", "disable_endpoint")),
+)
 def create_endpoint() -> tuple[Response, int]:
     """Register an endpoint; the signing secret is in this answer only."""
     data = body()
@@ -127,7 +132,21 @@ def disable_endpoint(endpoint_id: str) -> Response:
 
 
 @bp.get("/webhook-endpoints/<endpoint_id>/deliveries")
-@contract({200: schemas.MessagePage}, query=schemas.MessageQuery, errors=(404,), tag="webhooks")
+@contract(
+    {200: schemas.MessagePage},
+    query=schemas.MessageQuery,
+    errors=(404,),
+    tag="webhooks",
+    links={
+        "Resend": (
+            "resend",
+            {
+                "endpoint_id": "$request.path.endpoint_id",
+                "message_id": "$response.body#/items/0/id",
+            },
+        )
+    },
+)
 def list_messages(endpoint_id: str) -> Response:
     """The endpoint's delivery log, newest first, by state."""
     eid = _endpoint(endpoint_id).id

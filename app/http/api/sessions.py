@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from app.domain.actions import change_status
 from app.errors import NotFound, ValidationFailed
-from app.http.api import bp, schemas
+from app.http.api import bp, links, schemas
 from app.http.api.contract import contract
 from app.http.api.params import (
     MAX_ID,
@@ -36,7 +36,12 @@ _REFUSED = (403, 404, 409)
 
 
 @bp.get("/sessions")
-@contract({200: schemas.SessionPage}, query=schemas.SessionQuery, tag="sessions")
+@contract(
+    {200: schemas.SessionPage},
+    query=schemas.SessionQuery,
+    tag="sessions",
+    links=links.of("session_id", links.SESSION, "$response.body#/items/0/id"),
+)
 def list_sessions() -> Response:
     """Sessions by coach, time window, status or provider id; ordered by start."""
     args = request.args
