@@ -1,8 +1,12 @@
 """The API contract: the OpenAPI document covers every /api route, and the live app keeps it.
 
 schemathesis generates requests from `GET /api/openapi.json` and runs them against the WSGI app
-(SQLite, seeded with a coach with hours, a booked session, a delivery and a webhook endpoint):
-no 5xx, every status documented, every body matching its schema, the documented content type.
+(SQLite and PostgreSQL, seeded with a coach with hours, a booked session, a delivery, a webhook
+endpoint with a message and a calendar connection): no 5xx, every status documented, every body
+matching its schema, the documented content type, invalid input refused. Valid and invalid cases
+per operation, then a stateful run following the document's links. The app is built with
+`testing=True`, so every success answer is also checked against its pydantic model in-process
+(`app.http.api.contract`), which extends the same check to the rest of the API tests.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -262,6 +267,8 @@ def test_the_document_is_openapi_31_with_bearer_auth(make_app: AppFactory, sqlit
     booking = doc["paths"]["/api/sessions"]["post"]
     assert booking["requestBody"]["required"] is True
     assert "409" in booking["responses"]
+    for component in doc["components"]["schemas"].values():
+        Draft202012Validator.check_schema(component)  # OpenAPI 3.1 is JSON Schema 2020-12
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             assert {"401", "503"} <= set(op["responses"]), f"{method} {path}"
