@@ -238,9 +238,8 @@ def _openapi_path(rule: str) -> str:
     return rule.replace("<", "{").replace(">", "}")
 
 
-def test_every_api_route_is_in_the_document(make_app: AppFactory, sqlite_url: str) -> None:
-    app = make_app(sqlite_url)
-    doc = app.test_client().get("/api/openapi.json").json
+def _drift(app: Flask, doc: dict[str, Any]) -> tuple[set[Any], set[Any]]:
+    """(routes the document lacks, documented operations without a route)."""
     routes = {
         (_openapi_path(rule.rule), method.lower())
         for rule in app.url_map.iter_rules()
@@ -249,9 +248,23 @@ def test_every_api_route_is_in_the_document(make_app: AppFactory, sqlite_url: st
         if method not in ("HEAD", "OPTIONS")
     }
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
-    assert len(routes) >= 30
-    assert routes - documented == set(), "routes missing from /api/openapi.json (add @contract)"
-    assert documented - routes == set(), "documented operations without a route"
+    return routes - documented, documented - routes
+
+
+def test_every_api_route_is_in_the_document(make_app: AppFactory, sqlite_url: str) -> None:
+    app = make_app(sqlite_url)
+    doc = app.test_client().get("/api/openapi.json").json
+    assert sum(len(ops) for ops in doc["paths"].values()) >= 30
+    missing, extra = _drift(app, doc)
+    assert missing == set(), "routes missing from /api/openapi.json (add @contract)"
+    assert extra == set(), "documented operations without a route"
+
+
+def test_a_route_without_contract_is_caught(make_app: AppFactory, sqlite_url: str) -> None:
+    app = make_app(sqlite_url)
+    app.add_url_rule("/api/people/<person_id>", "people", lambda person_id: "", methods=["DELETE"])
+    doc = app.test_client().get("/api/openapi.json").json
+    assert _drift(app, doc) == ({("/api/people/{person_id}", "delete")}, set())
 
 
 def test_the_document_is_openapi_31_with_bearer_auth(make_app: AppFactory, sqlite_url: str) -> None:
@@ -457,3 +470,18 @@ def test_the_links_hold_across_calls(seeded: Seeded) -> None:
             suppress_health_check=list(HealthCheck),
         )
     )
+
+
+def test_a_body_past_the_limit_is_413_as_documented(make_app: AppFactory, sqlite_url: str) -> None:
+    app = make_app(sqlite_url, max_body_bytes=1000)
+    with hub_of(app).db.session() as db:
+        _, key = create_key(db, "contract")
+    client = app.test_client()
+    doc = client.get("/api/openapi.json").json
+    assert "413" in doc["paths"]["/api/webhook-endpoints"]["post"]["responses"]
+    big = {"url": "https://platform.example.com/" + "x" * 2000, "events": ["*"]}
+    resp = client.post(
+        "/api/webhook-endpoints", json=big, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert resp.status_code == 413
+    assert set(resp.json) == {"error", "message"}
