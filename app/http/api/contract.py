@@ -137,6 +137,9 @@ spec = SpecTree(
 #: (add 429 here once a rate limit covers /api)
 ALWAYS = (401, 503)
 
+#: models by name: the name is the component's name in the document
+_MODELS: dict[str, type[BaseModel]] = {}
+
 #: per operationId: whether a body is optional and which success answer is not JSON
 _EXTRA: dict[str, dict[str, Any]] = {}
 
@@ -162,6 +165,9 @@ def contract(
         operation = func.__name__
         if operation in _EXTRA:
             raise ValueError(f"two API routes are named {operation}: operation ids must differ")
+        for model in (body, query, *responses.values()):
+            if model is not None and _MODELS.setdefault(model.__name__, model) is not model:
+                raise ValueError(f"two models are named {model.__name__}: component names clash")
         codes: dict[str, Any] = {f"HTTP_{code}": model for code, model in responses.items()}
         wanted = {*ALWAYS, *errors}
         if body is not None:
