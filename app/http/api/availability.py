@@ -15,7 +15,8 @@ from app.db import iso, utcnow
 from app.domain.availability import WEEKDAYS, Override, Rule, slots
 from app.domain.busy import hours, taken
 from app.errors import NotFound, ValidationFailed
-from app.http.api import bp
+from app.http.api import bp, schemas
+from app.http.api.contract import contract
 from app.http.api.params import as_datetime, as_int, as_timezone, as_uuid, body
 from app.hub import hub
 from app.models import AvailabilityOverride, AvailabilityRule, Coach
@@ -80,12 +81,16 @@ def _shape(coach: Coach, rules: list[Rule], overrides: list[Override]) -> dict[s
 
 
 @bp.get("/coaches/<coach_id>/availability")
+@contract({200: schemas.Availability}, errors=(404,), tag="availability")
 def get_availability(coach_id: str) -> Response:
     """Weekly hours and overrides, in the coach's timezone."""
     return jsonify(_shape(*_load(as_uuid(coach_id, "coach_id"))))
 
 
 @bp.put("/coaches/<coach_id>/availability")
+@contract(
+    {200: schemas.Availability}, body=schemas.AvailabilityUpdate, errors=(404,), tag="availability"
+)
 def put_availability(coach_id: str) -> Response:
     """Replace the weekly hours and overrides (and the coach's timezone if given)."""
     cid, data = as_uuid(coach_id, "coach_id"), body()
@@ -152,6 +157,7 @@ def put_availability(coach_id: str) -> Response:
 
 
 @bp.get("/coaches/<coach_id>/slots")
+@contract({200: schemas.Slots}, query=schemas.SlotQuery, errors=(404,), tag="availability")
 def get_slots(coach_id: str) -> Response:
     """Bookable start times in [from, to): hours minus sessions (± buffer), busy time, notice."""
     args = request.args

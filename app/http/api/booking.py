@@ -10,7 +10,8 @@ from flask import Response, jsonify
 
 from app.domain.booking import MAX_OCCURRENCES, Booking, book, reschedule, weekly
 from app.errors import ValidationFailed
-from app.http.api import bp
+from app.http.api import bp, links, schemas
+from app.http.api.contract import contract
 from app.http.api.params import as_datetime, as_int, as_timezone, as_uuid, body
 from app.http.api.views import sessions_json
 from app.hub import hub
@@ -84,6 +85,13 @@ def _occurrences(
 
 
 @bp.post("/sessions")
+@contract(
+    {201: schemas.Booked},
+    body=schemas.Booking,
+    errors=(404, 409),
+    tag="sessions",
+    links=links.of("session_id", links.SESSION),
+)
 def create_session() -> tuple[Response, int]:
     """Book a session (or a weekly series) in free time; 409 names what is in the way."""
     data = body()
@@ -120,6 +128,7 @@ def create_session() -> tuple[Response, int]:
 
 
 @bp.patch("/sessions/<session_id>")
+@contract({200: schemas.SessionOut}, body=schemas.Reschedule, errors=(404, 409), tag="sessions")
 def reschedule_session(session_id: str) -> Response:
     """Move a session to another free time."""
     start, end = _times(body())

@@ -10,7 +10,8 @@ from sqlmodel import col, select
 
 from app.db import iso, utcnow
 from app.errors import Forbidden, Gone, NotFound, NotReady, ValidationFailed
-from app.http.api import bp
+from app.http.api import bp, schemas
+from app.http.api.contract import contract
 from app.http.api.params import as_uuid, body
 from app.hub import hub
 from app.models import Coach, ProviderLink, Session, SessionEvent
@@ -42,6 +43,9 @@ def _load(session_id: str) -> tuple[Session, Coach | None, ProviderLink | None]:
 
 
 @bp.post("/sessions/<session_id>/join")
+@contract(
+    {200: schemas.JoinToken}, body=schemas.JoinRequest, errors=(403, 404, 409, 410), tag="calls"
+)
 def join(session_id: str) -> tuple[Response, int]:
     """A meeting token for the coach or the attendee, valid inside the room's window."""
     who = body().get("participant")
@@ -89,6 +93,7 @@ def join(session_id: str) -> tuple[Response, int]:
 
 
 @bp.get("/sessions/<session_id>/summary")
+@contract({200: schemas.CallSummary}, errors=(404,), tag="calls")
 def summary(session_id: str) -> Response:
     """Scheduled against actual times, the call's outcome, who was there, and its timeline."""
     session, _, _ = _load(session_id)

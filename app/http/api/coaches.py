@@ -10,7 +10,8 @@ from sqlmodel import col, func, select
 from app.db import utcnow
 from app.domain.coaches import find_by_email
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.http.api import bp
+from app.http.api import bp, links, schemas
+from app.http.api.contract import contract
 from app.http.api.params import (
     as_int,
     as_timezone,
@@ -91,6 +92,13 @@ def _apply_policies(coach: Coach, data: dict[str, Any]) -> None:
 
 
 @bp.post("/coaches")
+@contract(
+    {201: schemas.Coach},
+    body=schemas.CoachCreate,
+    errors=(409,),
+    tag="coaches",
+    links=links.of("coach_id", links.COACH),
+)
 def create_coach() -> tuple[Response, int]:
     """Create a coach: {"email", "name", "timezone"} plus any policy setting."""
     data = body()
@@ -108,6 +116,12 @@ def create_coach() -> tuple[Response, int]:
 
 
 @bp.get("/coaches")
+@contract(
+    {200: schemas.CoachPage},
+    query=schemas.CoachQuery,
+    tag="coaches",
+    links=links.of("coach_id", links.COACH, "$response.body#/items/0/id"),
+)
 def list_coaches() -> Response:
     """Coaches, optionally filtered by e-mail."""
     query = select(Coach)
@@ -125,6 +139,7 @@ def list_coaches() -> Response:
 
 
 @bp.get("/coaches/<coach_id>")
+@contract({200: schemas.Coach}, errors=(404,), tag="coaches")
 def get_coach(coach_id: str) -> Response:
     """One coach."""
     with hub().db.session() as db:
@@ -135,6 +150,7 @@ def get_coach(coach_id: str) -> Response:
 
 
 @bp.patch("/coaches/<coach_id>")
+@contract({200: schemas.Coach}, body=schemas.CoachUpdate, errors=(404,), tag="coaches")
 def update_coach(coach_id: str) -> Response:
     """Change a coach's name, timezone or policy settings."""
     data = body()

@@ -11,7 +11,8 @@ from sqlmodel import col, select
 from app.calendars import oauth_for
 from app.db import iso, utcnow
 from app.errors import NotFound, ValidationFailed
-from app.http.api import bp
+from app.http.api import bp, schemas
+from app.http.api.contract import contract
 from app.http.api.params import as_uuid, body
 from app.http.connect import LINK_MAX_AGE, NAMES, link_url
 from app.hub import hub
@@ -27,6 +28,7 @@ def _coach(coach_id: str) -> uuid.UUID:
 
 
 @bp.post("/coaches/<coach_id>/link-url")
+@contract({200: schemas.LinkUrl}, body=schemas.LinkUrlRequest, errors=(404,), tag="calendars")
 def make_link_url(coach_id: str) -> Response:
     """A signed URL (valid 15 minutes) the coach opens to link a calendar."""
     provider = body().get("provider")
@@ -48,6 +50,20 @@ def make_link_url(coach_id: str) -> Response:
 
 
 @bp.get("/coaches/<coach_id>/connections")
+@contract(
+    {200: schemas.ConnectionPage},
+    errors=(404,),
+    tag="calendars",
+    links={
+        "UnlinkConnection": (
+            "unlink_connection",
+            {
+                "coach_id": "$request.path.coach_id",
+                "connection_id": "$response.body#/items/0/id",
+            },
+        )
+    },
+)
 def connections(coach_id: str) -> Response:
     """The coach's linked calendars with their state and sync health."""
     cid = _coach(coach_id)
@@ -93,6 +109,7 @@ def connections(coach_id: str) -> Response:
 
 
 @bp.delete("/coaches/<coach_id>/connections/<connection_id>")
+@contract({202: schemas.Unlinking}, query=schemas.UnlinkQuery, errors=(404,), tag="calendars")
 def unlink_connection(coach_id: str, connection_id: str) -> tuple[Response, int]:
     """Unlink: stop channels, revoke, and remove the hub's events unless keep_events=true."""
     cid, conn_id = _coach(coach_id), as_uuid(connection_id, "connection_id")

@@ -10,8 +10,9 @@ from sqlmodel import col, select
 
 from app.db import iso, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.http.api import bp
-from app.http.api.params import as_int, as_uuid, body, decode_cursor, encode_cursor, limit
+from app.http.api import bp, links, schemas
+from app.http.api.contract import contract
+from app.http.api.params import MAX_ID, as_int, as_uuid, body, decode_cursor, encode_cursor, limit
 from app.hub import hub
 from app.models import OUTBOUND_STATES, OutboundMessage, WebhookEndpoint
 from app.outbox import ALL_EVENTS, DELIVER, EVENT_TYPES, new_secret
@@ -52,8 +53,12 @@ def _url(value: Any) -> str:
         raise ValidationFailed(
             f"url must be an http(s) URL of at most {MAX_URL} characters", field="url"
         )
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value.strip())
+        host = parts.hostname
+    except ValueError as err:  # "http://[": an unbalanced IPv6 bracket
+        raise ValidationFailed("url is not a valid URL", field="url") from err
+    if parts.scheme not in ("http", "https") or not host:
         raise ValidationFailed("url must be an http(s) URL with a host", field="url")
     return value.strip()
 
@@ -75,6 +80,12 @@ def _events(value: Any) -> list[str]:
 
 
 @bp.post("/webhook-endpoints")
+@contract(
+    {201: schemas.EndpointCreated},
+    body=schemas.EndpointCreate,
+    tag="webhooks",
+    links=links.of("endpoint_id", ("list_messages", "disable_endpoint")),
+)
 def create_endpoint() -> tuple[Response, int]:
     """Register an endpoint; the signing secret is in this answer only."""
     data = body()
@@ -89,6 +100,7 @@ def create_endpoint() -> tuple[Response, int]:
 
 
 @bp.get("/webhook-endpoints")
+@contract({200: schemas.EndpointPage}, tag="webhooks")
 def list_endpoints() -> Response:
     """Every endpoint, oldest first."""
     with hub().db.session() as db:
@@ -106,6 +118,7 @@ def _endpoint(endpoint_id: str) -> WebhookEndpoint:
 
 
 @bp.delete("/webhook-endpoints/<endpoint_id>")
+@contract({200: schemas.Endpoint}, errors=(404,), tag="webhooks")
 def disable_endpoint(endpoint_id: str) -> Response:
     """Stop sending to an endpoint (its delivery log stays readable)."""
     eid = _endpoint(endpoint_id).id
@@ -119,6 +132,21 @@ def disable_endpoint(endpoint_id: str) -> Response:
 
 
 @bp.get("/webhook-endpoints/<endpoint_id>/deliveries")
+@contract(
+    {200: schemas.MessagePage},
+    query=schemas.MessageQuery,
+    errors=(404,),
+    tag="webhooks",
+    links={
+        "Resend": (
+            "resend",
+            {
+                "endpoint_id": "$request.path.endpoint_id",
+                "message_id": "$response.body#/items/0/id",
+            },
+        )
+    },
+)
 def list_messages(endpoint_id: str) -> Response:
     """The endpoint's delivery log, newest first, by state."""
     eid = _endpoint(endpoint_id).id
@@ -132,7 +160,7 @@ def list_messages(endpoint_id: str) -> Response:
         query = query.where(OutboundMessage.state == state)
     cursor = decode_cursor(1)
     if cursor:
-        query = query.where(col(OutboundMessage.id) < as_int(cursor[0], "cursor", high=2**62))
+        query = query.where(col(OutboundMessage.id) < as_int(cursor[0], "cursor", high=MAX_ID))
     size = limit()
     with hub().db.session() as db:
         rows = list(db.exec(query.order_by(col(OutboundMessage.id).desc()).limit(size + 1)))
@@ -142,6 +170,7 @@ def list_messages(endpoint_id: str) -> Response:
 
 
 @bp.post("/webhook-endpoints/<endpoint_id>/deliveries/<message_id>/resend")
+@contract({202: schemas.Resend}, errors=(404, 409), tag="webhooks")
 def resend(endpoint_id: str, message_id: str) -> tuple[Response, int]:
     """Send a message again now (by id or msg_id); attempts are kept."""
     endpoint = _endpoint(endpoint_id)
@@ -150,7 +179,7 @@ def resend(endpoint_id: str, message_id: str) -> tuple[Response, int]:
     if message_id.startswith("msg_"):
         where = OutboundMessage.msg_id == message_id
     else:
-        where = OutboundMessage.id == as_int(message_id, "message_id", high=2**62)
+        where = OutboundMessage.id == as_int(message_id, "message_id", high=MAX_ID)
     with hub().db.session() as db:
         row = db.exec(select(OutboundMessage).where(where).with_for_update()).first()
         if row is None or row.endpoint_id != endpoint.id:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from app.errors import NotFound
-from app.http.api import bp
+from app.http.api import bp, schemas
+from app.http.api.contract import contract
 from app.http.api.params import as_uuid
 from app.hub import hub
 from app.ics import issue_feed_token, revoke_feed_token, session_calendar
@@ -15,6 +16,7 @@ CALENDAR_TYPE = "text/calendar; charset=utf-8"
 
 
 @bp.get("/sessions/<session_id>.ics")
+@contract({200: None}, errors=(404,), tag="calendars", content_type="text/calendar")
 def session_ics(session_id: str) -> Response:
     """The session as an iCalendar invitation (REQUEST, or CANCEL once given up)."""
     with hub().db.session() as db:
@@ -32,6 +34,7 @@ def session_ics(session_id: str) -> Response:
 
 
 @bp.post("/coaches/<coach_id>/ics-feed")
+@contract({201: schemas.FeedUrl}, errors=(404,), tag="calendars")
 def create_feed(coach_id: str) -> tuple[Response, int]:
     """Create or rotate the coach's feed URL; the earlier URL stops working."""
     cid = as_uuid(coach_id, "coach_id")
@@ -44,6 +47,7 @@ def create_feed(coach_id: str) -> tuple[Response, int]:
 
 
 @bp.delete("/coaches/<coach_id>/ics-feed")
+@contract({204: None}, errors=(404,), tag="calendars")
 def revoke_feed(coach_id: str) -> tuple[str, int]:
     """Revoke the coach's feed URL."""
     cid = as_uuid(coach_id, "coach_id")

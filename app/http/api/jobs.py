@@ -6,7 +6,8 @@ from flask import Response, jsonify
 
 from app.db import iso
 from app.errors import NotFound, Unavailable
-from app.http.api import bp
+from app.http.api import bp, schemas
+from app.http.api.contract import contract
 from app.hub import hub
 from app.queue import FailedJob
 
@@ -24,6 +25,7 @@ def _job_json(job: FailedJob) -> dict[str, object]:
 
 
 @bp.get("/jobs/failed")
+@contract({200: schemas.FailedJobPage}, tag="jobs")
 def failed_jobs() -> Response:
     """Failed jobs, newest first."""
     try:
@@ -34,6 +36,7 @@ def failed_jobs() -> Response:
 
 
 @bp.post("/jobs/<job_id>/retry")
+@contract({202: schemas.Queued}, errors=(404,), tag="jobs")
 def retry_job(job_id: str) -> tuple[Response, int]:
     """Put a failed job back in the queue."""
     try:

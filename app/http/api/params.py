@@ -17,6 +17,11 @@ from app.errors import ValidationFailed
 __all__ = ["iso"]
 
 MAX_LIMIT = 200
+#: numeric ids (deliveries, events, outbound messages) are 32-bit integer columns
+MAX_ID = 2**31 - 1
+#: the span of accepted date-times
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def body() -> dict[str, Any]:
@@ -45,7 +50,16 @@ def as_datetime(value: Any, field: str) -> datetime:
         raise ValidationFailed(f"{field} is not an ISO-8601 date-time", field=field) from err
     if parsed.tzinfo is None:
         raise ValidationFailed(f"{field} needs an offset or Z", field=field)
-    return parsed.astimezone(UTC)
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError as err:
+        raise ValidationFailed(f"{field} is out of range", field=field) from err
+    if not EARLIEST <= utc <= LATEST:
+        # date arithmetic (buffers, horizons, series) must stay inside datetime's range
+        raise ValidationFailed(
+            f"{field} must be between {EARLIEST.year} and {LATEST.year}", field=field
+        )
+    return utc
 
 
 def as_timezone(value: Any, field: str = "timezone") -> str:
@@ -92,6 +106,36 @@ def decode_cursor(expected: int) -> list[Any] | None:
         values = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (ValueError, TypeError) as err:
         raise ValidationFailed("cursor is not valid", field="cursor") from err
-    if not isinstance(values, list) or len(values) != expected:
+    if not isinstance(values, list) or len(values) != expected or nul_field(values):
         raise ValidationFailed("cursor is not valid", field="cursor")
     return values
+
+
+def nul_field(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first text holding a NUL character (PostgreSQL cannot store one)."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = nul_field(key, path or "body") or nul_field(
+                item, f"{path}.{key}" if path else str(key)
+            )
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = nul_field(item, f"{path or 'body'}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def refuse_nul() -> None:
+    """400 when a query parameter or the JSON body holds a NUL character."""
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            raise ValidationFailed(f"{name} must not contain NUL characters", field=name)
+    if request.is_json:
+        found = nul_field(request.get_json(silent=True))
+        if found:
+            raise ValidationFailed(f"{found} must not contain NUL characters", field=found)

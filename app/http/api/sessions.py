@@ -5,15 +5,19 @@ from __future__ import annotations
 import uuid
 
 from flask import Response, jsonify, request
+from pydantic import BaseModel
 from sqlalchemy import and_, or_
 from sqlmodel import Session as Db
 from sqlmodel import col, select
 
 from app.domain.actions import change_status
 from app.errors import NotFound, ValidationFailed
-from app.http.api import bp
+from app.http.api import bp, links, schemas
+from app.http.api.contract import contract
 from app.http.api.params import (
+    MAX_ID,
     as_datetime,
+    as_int,
     as_uuid,
     body,
     decode_cursor,
@@ -26,8 +30,18 @@ from app.hub import hub
 from app.models import SESSION_STATUSES, ProviderLink, Session, SessionEvent
 from app.sync import dispatch, plan
 
+#: a status change answers the session, or refuses (403 inside the notice, 409 wrong state)
+_CHANGED: dict[int, type[BaseModel] | None] = {200: schemas.SessionOut}
+_REFUSED = (403, 404, 409)
+
 
 @bp.get("/sessions")
+@contract(
+    {200: schemas.SessionPage},
+    query=schemas.SessionQuery,
+    tag="sessions",
+    links=links.of("session_id", links.SESSION, "$response.body#/items/0/id"),
+)
 def list_sessions() -> Response:
     """Sessions by coach, time window, status or provider id; ordered by start."""
     args = request.args
@@ -71,6 +85,7 @@ def list_sessions() -> Response:
 
 
 @bp.get("/sessions/<session_id>")
+@contract({200: schemas.SessionOut}, errors=(404,), tag="sessions")
 def get_session(session_id: str) -> Response:
     """One session with its coach, attendee, payment, attendance and links."""
     with hub().db.session() as db:
@@ -81,6 +96,7 @@ def get_session(session_id: str) -> Response:
 
 
 @bp.get("/sessions/<session_id>/events")
+@contract({200: schemas.EventPage}, query=schemas.PageQuery, errors=(404,), tag="sessions")
 def session_events(session_id: str) -> Response:
     """The session's timeline, oldest first."""
     sid = as_uuid(session_id, "session_id")
@@ -90,7 +106,7 @@ def session_events(session_id: str) -> Response:
         query = select(SessionEvent).where(SessionEvent.session_id == sid)
         cursor = decode_cursor(1)
         if cursor:
-            query = query.where(col(SessionEvent.id) > int(cursor[0]))
+            query = query.where(col(SessionEvent.id) > as_int(cursor[0], "cursor", high=MAX_ID))
         size = limit()
         rows = list(db.exec(query.order_by(col(SessionEvent.id)).limit(size + 1)))
     page = rows[:size]
@@ -143,24 +159,28 @@ def _rest_of_series(db: Db, sid: uuid.UUID) -> list[uuid.UUID]:
 
 
 @bp.post("/sessions/<session_id>/confirm")
+@contract(_CHANGED, body=schemas.StatusChange, body_required=False, errors=_REFUSED, tag="sessions")
 def confirm(session_id: str) -> tuple[Response, int]:
     """requested → confirmed."""
     return _status_route(session_id, "confirmed")
 
 
 @bp.post("/sessions/<session_id>/reject")
+@contract(_CHANGED, body=schemas.StatusChange, body_required=False, errors=_REFUSED, tag="sessions")
 def reject(session_id: str) -> tuple[Response, int]:
     """requested → rejected."""
     return _status_route(session_id, "rejected")
 
 
 @bp.post("/sessions/<session_id>/cancel")
+@contract(_CHANGED, body=schemas.StatusChange, body_required=False, errors=_REFUSED, tag="sessions")
 def cancel(session_id: str) -> tuple[Response, int]:
     """Any live state → cancelled; an attendee may not cancel inside the coach's notice."""
     return _status_route(session_id, "cancelled")
 
 
 @bp.post("/sessions/<session_id>/outcome")
+@contract(_CHANGED, body=schemas.OutcomeChange, errors=_REFUSED, tag="sessions")
 def outcome(session_id: str) -> tuple[Response, int]:
     """confirmed → completed | no_show (and corrections between the two)."""
     status = body().get("status")
