@@ -31,6 +31,7 @@ PUBLIC = {
     "webhooks.receive": "authenticated in the view by the provider's signature or channel "
     "token (tests/connectors/*/test_webhook.py); handshakes echo only what they were sent",
     "dashboard.login": "the ops sign-in form: an empty form, no data",
+    "api.openapi": "the API's OpenAPI document: its shape only, no data (codegen fetches it)",
 }
 #: public pages a refused request may be redirected to (a sign-in page, once there is one)
 SIGN_IN_PAGES = {"dashboard.login"}

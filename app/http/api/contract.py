@@ -133,9 +133,9 @@ spec = SpecTree(
     nested_naming_strategy=lambda _parent, child: child,
 )
 
-#: answers every operation can give: no or a bad key; the database or queue down
-#: (add 429 here once a rate limit covers /api)
-ALWAYS = (401, 503)
+#: answers every operation can give: no or a bad key; over the per-key rate limit
+#: (app/http/limits.py); the database or queue down
+ALWAYS = (401, 429, 503)
 
 #: models by name: the name is the component's name in the document
 _MODELS: dict[str, type[BaseModel]] = {}

@@ -15,7 +15,8 @@ from flask import Response, g, jsonify, request
 from app import people
 from app.db import iso, utcnow
 from app.errors import ValidationFailed
-from app.http.api import bp
+from app.http.api import bp, schemas
+from app.http.api.contract import contract
 from app.http.api.params import body
 from app.http.api.views import delivery_json, event_json, sessions_json
 from app.hub import hub
@@ -71,6 +72,7 @@ def _guest_session(session: Session, email: str) -> dict[str, Any]:
 
 
 @bp.get("/people")
+@contract({200: schemas.PersonExport}, query=schemas.PersonQuery, tag="people")
 def export_person() -> Response:
     """Everything the hub holds about an attendee or prospect (by e-mail, any case)."""
     unknown = sorted(set(request.args) - {"email"})
@@ -100,6 +102,7 @@ def export_person() -> Response:
 
 
 @bp.post("/people/erase")
+@contract({200: schemas.Erased}, body=schemas.EraseRequest, tag="people")
 def erase_person() -> tuple[Response, int]:
     """Erase a person's data from sessions, timelines and stored bodies (idempotent)."""
     data = body()

@@ -27,7 +27,7 @@ when an `/api/*` route has no `@contract`, and runs schemathesis against the doc
 Models live by part of the API (`common`, `coaches`, `sessions`, `platform`; a new part may get
 its own module) and are re-exported here, so routes say `schemas.<Model>`; the class name is the
 component name in the document, so it must be unique. `links=` on `@contract` adds OpenAPI links
-(`app.http.api.links`); 429 joins `contract.ALWAYS` once a rate limit covers /api.
+(`app.http.api.links`); 429 (the per-key rate limit) is in `contract.ALWAYS`.
 
 Request models describe what the route accepts; the views keep their own checks of meaning
 (a known timezone, end after start), which answer 400 with the same shape. Under
@@ -66,6 +66,16 @@ from app.http.api.schemas.common import (
     Text,
     Timezone,
     Weekday,
+)
+from app.http.api.schemas.people import (
+    Erased,
+    EraseRequest,
+    GuestSession,
+    HeldDelivery,
+    HeldMessage,
+    PersonExport,
+    PersonQuery,
+    PersonSession,
 )
 from app.http.api.schemas.platform import (
     Connection,
@@ -120,6 +130,14 @@ from app.http.api.schemas.sessions import (
 )
 
 __all__ = [
+    "EraseRequest",
+    "Erased",
+    "GuestSession",
+    "HeldDelivery",
+    "HeldMessage",
+    "PersonExport",
+    "PersonQuery",
+    "PersonSession",
     "Actor",
     "Attendance",
     "Attendee",
