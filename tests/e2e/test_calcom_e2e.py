@@ -17,7 +17,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from connectors.calcom.webhook import signature
-from tests.conftest import AppFactory
+from tests.conftest import QUEUE_NAME, AppFactory
 from tests.e2e.test_serve import free_port
 from tests.jobs.calcom_support import booking
 
@@ -39,6 +39,7 @@ def hub_env(make_app: AppFactory, db_url: str, redis_url: str, tmp_path: Path) -
             "SESSIONHUB_CALCOM_WEBHOOK_SECRET": SECRET,
             "SESSIONHUB_STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
             "SESSIONHUB_VAR_DIR": str(tmp_path / "var"),
+            "SESSIONHUB_QUEUE_NAME": QUEUE_NAME,  # this run's namespace on the shared Redis
         }
     )
     return env
