@@ -51,6 +51,8 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str = "SessionHub <sessionhub@localhost>"
     testing: bool = False
+    #: how often the sweeps re-enqueue stuck deliveries, pending links and dirty feeds
+    requeue_sweep_seconds: int = 60
 
     @property
     def embedded(self) -> bool:
@@ -155,6 +157,7 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
     }
     sweep_minutes = _whole(env, "SESSIONHUB_CALCOM_SWEEP_MINUTES", 10)
     stuck_after = _whole(env, "SESSIONHUB_STUCK_AFTER_SECONDS", 60)
+    extra = _retry_and_sweeps(env)
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -173,4 +176,23 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
         metrics_token=env.get("SESSIONHUB_METRICS_TOKEN") or None,
         smtp_url=env.get("SESSIONHUB_SMTP_URL") or None,
         mail_from=env.get("SESSIONHUB_MAIL_FROM", "SessionHub <sessionhub@localhost>"),
+        **extra,
     )
+
+
+def _retry_and_sweeps(env: Mapping[str, str]) -> dict[str, Any]:
+    """SESSIONHUB_JOB_RETRY_INTERVALS and SESSIONHUB_REQUEUE_SWEEP_SECONDS."""
+    intervals = Settings.job_retry_intervals
+    if env.get("SESSIONHUB_JOB_RETRY_INTERVALS"):
+        try:
+            intervals = tuple(int(v) for v in _split(env["SESSIONHUB_JOB_RETRY_INTERVALS"]))
+        except ValueError as err:
+            raise ConfigError(
+                "SESSIONHUB_JOB_RETRY_INTERVALS must be whole seconds separated by commas"
+            ) from err
+        if not intervals or any(v < 0 for v in intervals):
+            raise ConfigError("SESSIONHUB_JOB_RETRY_INTERVALS must list seconds, none negative")
+    sweep = _whole(env, "SESSIONHUB_REQUEUE_SWEEP_SECONDS", 60)
+    if sweep < 1:
+        raise ConfigError("SESSIONHUB_REQUEUE_SWEEP_SECONDS must be at least 1")
+    return {"job_retry_intervals": intervals, "requeue_sweep_seconds": sweep}
