@@ -62,12 +62,17 @@ class Procs:
                 continue
         proc.wait(timeout=timeout)
 
-    def kill(self, name: str) -> int:
-        """SIGKILL a process and its whole group (an OOM kill, a node lost); the exit status."""
+    def kill(self, name: str) -> tuple[int, int]:
+        """SIGKILL a process, its group and every descendant, even those that moved to a group
+        of their own (RQ's work horse does): a container or node lost. (exit status, killed)."""
         proc = self.running.pop(name)
+        victims = [proc.pid, *descendants(proc.pid)]
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        return proc.wait(timeout=10)
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return proc.wait(timeout=10), len(victims)
 
     def stop_all(self) -> None:
         for name in list(self.running):
@@ -82,6 +87,23 @@ class Procs:
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of a process (from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 20) -> T:
