@@ -108,7 +108,7 @@ def schedule(settings: Settings) -> dict[str, int]:
     }
     if settings.oauth:
         sweeps["jobs.sweeps.requeue_dirty_feeds"] = settings.requeue_sweep_seconds
-        sweeps["jobs.calendars.sync_all"] = 600
+        sweeps["jobs.channels.sync_all"] = 600
         sweeps["jobs.channels.renew_channels"] = 3600
     if settings.api_keys.get("daily"):
         sweeps["jobs.attendance.daily_watchdog"] = 300
