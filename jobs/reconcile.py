@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -27,7 +26,7 @@ from app.calendars import (
 from app.db import utcnow
 from app.domain.sessions import apply_change
 from app.hub import Hub, hub
-from app.locks import LockTimeout, hub_lock, session_lock
+from app.locks import session_lock, try_locks
 from app.models import Coach, ProviderLink, Session
 from app.sync import Planned, dispatch, plan
 from connectors.base import Change, LinkState, Outbound, PushResult, SessionView
@@ -126,13 +125,10 @@ def _reconcile_batch(
     h: Hub, provider: str, writer: Batching, first: _Plan, others: list[uuid.UUID]
 ) -> str:
     """Write this session and the coach's other waiting sessions in one batch request."""
-    with ExitStack() as held:
+    # a session another job is writing right now is left to that job
+    with try_locks(h, "reconcile", others) as held:
         plans = [first]
-        for sid in others:
-            try:  # a session another job is writing right now is left to that job
-                held.enter_context(hub_lock(h, "reconcile", sid, timeout=0))
-            except LockTimeout:
-                continue
+        for sid in held:
             other = _decide(h, sid, provider)
             if other.op != "nothing" and other.view is not None:
                 plans.append(other)

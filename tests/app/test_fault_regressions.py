@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from app.config import Settings
+from app.locks import hub_lock, try_locks
 from app.queue import resolve
 from jobs.sweeps import schedule
+from tests.conftest import hub_of
 
 
 def test_a_coachs_calcom_event_type_can_be_set_and_cleared(
@@ -44,3 +48,19 @@ def test_every_scheduled_sweep_exists(tmp_path: Path) -> None:
     assert "jobs.channels.sync_all" in names
     for name in names:
         assert callable(resolve(name)), name
+
+
+def test_many_batch_locks_hold_one_connection(app: Flask) -> None:
+    """Google's batch locks up to 50 sessions: on PostgreSQL that must not take 50 pooled
+    connections (the pool has 15: the job blocked for 30 s, then failed, under any load)."""
+    h = hub_of(app)
+    things = [uuid.uuid4() for _ in range(60)]
+    busy = things[3]
+    with hub_lock(h, "reconcile", busy), try_locks(h, "reconcile", things) as taken:
+        assert taken == [t for t in things if t != busy]  # the busy one is left to its job
+        if h.db.dialect == "postgresql":
+            assert h.db.engine.pool.checkedout() == 2  # type: ignore[attr-defined]
+        with try_locks(h, "reconcile", things[:5]) as again:
+            assert again == []  # all taken (by this holder or the other)
+    with try_locks(h, "reconcile", things) as after:
+        assert after == things  # every lock was released
