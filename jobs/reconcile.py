@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from sqlmodel import Session as Db
 from sqlmodel import select
 
 from app.calendars import (
@@ -213,12 +214,35 @@ def _decide(h: Hub, sid: uuid.UUID, provider: str) -> _Plan:
             op = "delete" if link.external_id and not gone else "settle"
         else:
             op = "create" if link.external_id is None or gone else "update"
+        if op == "create" and _awaits_room(db, session, provider):
+            # booked with the hub's room once Daily has made it (meeting_url_set re-plans
+            # this link); booked now, Cal.com would open a second, Cal Video room
+            link.last_error = "waiting for the session's video room"
+            db.add(link)
+            return _Plan("nothing")
         if op == "settle":  # nothing to remove at the provider: only the bookkeeping
             link.state, link.synced_version, link.last_error = "synced", session.version, None
             link.updated_at = utcnow()
             db.add(link)
             return _Plan("nothing")
         return _Plan(op, view, session.coach_id, link.id, state)
+
+
+def _awaits_room(db: Db, session: Session, provider: str) -> bool:
+    """A Cal.com booking of a video session whose Daily room the hub is still making."""
+    if provider != "calcom" or session.kind != "video" or session.meeting_url:
+        return False
+    return (
+        db.exec(
+            select(ProviderLink).where(
+                ProviderLink.session_id == session.id,
+                ProviderLink.provider == "daily",
+                ProviderLink.active,
+                ProviderLink.state == "pending",
+            )
+        ).first()
+        is not None
+    )
 
 
 def _call(writer: Outbound, plan_: _Plan) -> PushResult | None:
@@ -235,9 +259,12 @@ def _call(writer: Outbound, plan_: _Plan) -> PushResult | None:
 def _record(h: Hub, plan_: _Plan, result: PushResult | None, provider: str) -> None:
     assert plan_.view is not None  # noqa: S101 - set by _decide
     providers: Planned = Planned()
+    again = False
     with h.db.session() as db:
-        link = db.get(ProviderLink, plan_.link_id)
-        session = db.get(Session, uuid.UUID(plan_.view.id))
+        # the session row first, locked: a change committed meanwhile (the provider's own
+        # webhook about this write can arrive before its answer) is seen, never overwritten
+        session = db.get(Session, uuid.UUID(plan_.view.id), with_for_update=True)
+        link = db.get(ProviderLink, plan_.link_id, populate_existing=True)
         if link is None or session is None:
             return
         if result is None:
@@ -254,6 +281,7 @@ def _record(h: Hub, plan_: _Plan, result: PushResult | None, provider: str) -> N
             link.data = {**link.data, **result.data, "deleted": False}
         link.synced_version = plan_.view.version
         link.state = "synced" if session.version == plan_.view.version else "pending"
+        again = link.state == "pending"  # changed while we wrote: write the newer version
         link.last_error = None
         link.updated_at = utcnow()
         db.add(link)
@@ -270,6 +298,10 @@ def _record(h: Hub, plan_: _Plan, result: PushResult | None, provider: str) -> N
                 ),
             )
             providers = plan(db, h, applied)
+    if again:
+        providers = Planned(
+            (*providers.providers, provider), providers.outbound, providers.reminders
+        )
     if providers:
         dispatch(h, uuid.UUID(plan_.view.id), providers)
 

@@ -39,6 +39,10 @@ class CalcomOutbound(Outbound):
                 attendee_time_zone=session.attendee_timezone or session.timezone,
                 length_in_minutes=int((session.end_at - session.start_at).total_seconds() // 60),
                 metadata={SESSION_KEY: session.id},
+                # the session's own room: without it Cal.com opens a Cal Video room of its own
+                location=(
+                    {"type": "link", "link": session.meeting_url} if session.meeting_url else None
+                ),
             )
         return self._result(found)
 

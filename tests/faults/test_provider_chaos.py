@@ -7,6 +7,7 @@ canonical session, with no duplicate provider object anywhere."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -24,14 +25,14 @@ from tests.faults.conftest import FaultHub, Private, hard_limit, provider_env, r
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
-SESSIONS = 200
+SESSIONS = int(os.environ.get("FAULTS_DEBUG_SESSIONS", "200"))
 RESCHEDULED = range(0, SESSIONS, 3)  # every third session moves by half an hour
 CANCELLED = range(1, SESSIONS, 5)  # every fifth (offset) session is cancelled
 CHAOS = {
     "error_rate": 0.5,
     "statuses": [500, 502, 503, 429],
     "retry_after": 1,
-    "seconds": 60,
+    "seconds": int(os.environ.get("FAULTS_DEBUG_CHAOS_SECONDS", "60")),
     "seed": 7,
 }
 COACH = "coach@sandbox.test"
@@ -92,7 +93,7 @@ def play(hub: FaultHub) -> None:
     changes: Counter[str] = Counter()
     with requests.Session() as http:
         http.headers.update(hub.http.headers)
-        pace = 45.0 / (SESSIONS + len(RESCHEDULED) + len(CANCELLED))
+        pace = CHAOS["seconds"] * 0.75 / (SESSIONS + len(RESCHEDULED) + len(CANCELLED))
         for i in range(SESSIONS):
             start = base + timedelta(hours=i)
             made = http.post(
@@ -214,7 +215,31 @@ def converge(hub: FaultHub, ids: list[str]) -> None:
         " FROM provider_links GROUP BY 1, 2, 3 ORDER BY 4 DESC LIMIT 20"
     )
     failed = hub.api("GET", "/jobs/failed").json()
-    pytest.fail(f"links did not converge: {link_states(hub)} {detail} failed jobs: {failed}")
+    behind = hub.sql(
+        "SELECT l.session_id, l.provider, l.state, l.active, l.synced_version, s.version,"
+        " l.external_id, l.updated_at, left(coalesce(l.last_error, ''), 80)"
+        " FROM provider_links l JOIN sessions s ON s.id = l.session_id"
+        " WHERE l.active AND coalesce(l.data->>'managed', 'true') <> 'false'"
+        " AND NOT (l.state = 'synced' AND l.synced_version >= s.version) LIMIT 12"
+    )
+    story = hub.sql(
+        "SELECT e.kind, e.source, e.version, e.applied, e.at, left(e.data::text, 300)"
+        " FROM session_events e WHERE e.session_id = %s ORDER BY e.id",
+        behind[0][0] if behind else None,
+    )
+    links = hub.sql(
+        "SELECT provider, state, active, synced_version, external_id, updated_at, data::text"
+        " FROM provider_links WHERE session_id = %s ORDER BY updated_at",
+        behind[0][0] if behind else None,
+    )
+    pytest.fail(
+        f"links did not converge: {link_states(hub)} {detail} failed jobs: {failed}\n"
+        + "\n".join(map(str, behind))
+        + "\nfirst one's timeline:\n"
+        + "\n".join(map(str, story))
+        + "\nits links:\n"
+        + "\n".join(map(str, links))
+    )
 
 
 def check(hub: FaultHub, ids: list[str]) -> dict[str, Any]:

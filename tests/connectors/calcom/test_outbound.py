@@ -131,3 +131,15 @@ def test_delete_cancels_or_declines_and_accepts_already_gone(writer: CalcomOutbo
     )
     with pytest.raises(PermanentError):
         writer.delete(view(status="cancelled"), LinkState("bad"))
+
+
+@responses.activate
+def test_create_books_at_the_sessions_own_room(writer: CalcomOutbound) -> None:
+    """Without a location Cal.com opens a Cal Video room: a second room for the session."""
+    responses.get(f"{API}/bookings", json=ok([]))
+    responses.post(f"{API}/bookings", status=201, json=ok({"uid": "u", "status": "accepted"}))
+    writer.create(view(meeting_url="https://hub.daily.co/hub-1"))
+    sent = json.loads(responses.calls[1].request.body or b"{}")
+    assert sent["location"] == {"type": "link", "link": "https://hub.daily.co/hub-1"}
+    writer.create(view(meeting_url=None, kind="in_person"))
+    assert "location" not in json.loads(responses.calls[3].request.body or b"{}")
