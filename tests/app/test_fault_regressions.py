@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlmodel import select
 
 from app.config import Settings
+from app.domain.sessions import apply_change
 from app.locks import hub_lock, try_locks
-from app.queue import resolve
+from app.models import ProviderLink, Session
+from app.queue import InProcessQueue, resolve
+from app.sync import plan
+from connectors.base import Change, Person, PushResult, SessionView
 from jobs.sweeps import schedule
-from tests.conftest import hub_of
+from tests.conftest import AppFactory, hub_of
 
 
 def test_a_coachs_calcom_event_type_can_be_set_and_cleared(
@@ -64,3 +72,61 @@ def test_many_batch_locks_hold_one_connection(app: Flask) -> None:
             assert again == []  # all taken (by this holder or the other)
     with try_locks(h, "reconcile", things) as after:
         assert after == things  # every lock was released
+
+
+def test_a_change_committed_during_a_provider_write_is_written_next(
+    make_app: AppFactory, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider's own webhook about a write can be applied before the write's answer is
+    recorded: the link must not be left `synced` at the older version (nothing would write
+    the newer one); it stays pending and another reconcile is queued."""
+    import jobs.reconcile as reconcile
+
+    app = make_app(db_url, api_keys={"daily": "k"})
+    h = hub_of(app)
+    start = datetime(2031, 3, 3, 9, tzinfo=UTC)
+
+    def change(**fields: Any) -> Change:
+        return Change(
+            source="calcom",
+            external_id="bk-1",
+            event="created",
+            occurred_at=datetime.now(UTC),
+            **fields,
+        )
+
+    with app.app_context():
+        with h.db.session() as db:
+            applied = apply_change(
+                db,
+                change(
+                    create=True,
+                    status="confirmed",
+                    start_at=start,
+                    end_at=start + timedelta(hours=1),
+                    kind="video",
+                    title="First",
+                    coach=Person("coach@example.com", "Coach"),
+                    attendee=Person("ann@example.com", "Ann"),
+                ),
+            )
+            assert "daily" in plan(db, h, applied).providers
+        sid = applied.session_id
+
+        class Writer:
+            def create(self, view: SessionView) -> PushResult:
+                with h.db.session() as db:  # meanwhile, in another process: a newer change
+                    apply_change(db, change(session_id=str(sid), title="Second"))
+                return PushResult("hub-room", data={})
+
+        monkeypatch.setattr(reconcile, "_writer", lambda *_: (Writer(), None))
+        assert reconcile.reconcile(str(sid), "daily") == "create"
+        with h.db.session() as db:
+            session = db.get(Session, sid)
+            [link] = db.exec(select(ProviderLink).where(ProviderLink.provider == "daily")).all()
+            assert session is not None
+            assert session.version == 2
+            assert (link.state, link.synced_version, link.external_id) == ("pending", 1, "hub-room")
+    queue = h.queue
+    assert isinstance(queue, InProcessQueue)
+    assert f"reconcile:daily:{sid}" in queue._pending  # noqa: SLF001 - queued again

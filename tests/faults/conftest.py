@@ -11,8 +11,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -104,6 +105,23 @@ def hard_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def wait_progress(what: str, remaining: Callable[[], int], limit: float, stall: float) -> float:
+    """Wait until remaining() is 0; fail when it stops going down for `stall` seconds or the
+    whole wait passes `limit` (a loaded machine is slow, a stuck system stands still).
+    Returns the seconds waited."""
+    began = time.monotonic()
+    best, best_at = remaining(), began
+    while best > 0:
+        now = time.monotonic()
+        if now - best_at > stall or now - began > limit:
+            pytest.fail(f"{what}: {best} left, no progress for {now - best_at:.0f} s")
+        time.sleep(0.5)
+        left = remaining()
+        if left < best:
+            best, best_at = left, time.monotonic()
+    return time.monotonic() - began
 
 
 @dataclass
@@ -207,8 +225,10 @@ def provider_env(sandbox: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_hub(private: Private, tmp_path: Path, **extra: str) -> Iterator[FaultHub]:
-    """A fresh database in the private cluster, migrate, an API key, gunicorn and 2 workers."""
+def running_hub(
+    private: Private, tmp_path: Path, workers: int = 2, **extra: str
+) -> Iterator[FaultHub]:
+    """A fresh database in the private cluster, migrate, an API key, gunicorn and workers."""
     logs = tmp_path / "logs"
     logs.mkdir()
     procs = Procs(logs)
@@ -232,7 +252,7 @@ def running_hub(private: Private, tmp_path: Path, **extra: str) -> Iterator[Faul
         http.headers["Authorization"] = f"Bearer {made.stdout.strip().splitlines()[-1]}"
         gunicorn = [str(BIN / "gunicorn"), "-c", str(ROOT / "deploy/gunicorn.conf.py")]
         procs.start("web", [*gunicorn, "app:create_app()"], env)
-        for n in (1, 2):
+        for n in range(1, workers + 1):
             hub.start_worker(f"worker{n}")
         wait_for("/readyz", lambda: http.get(f"{url}/readyz", timeout=2).status_code == 200, 30)
         yield hub

@@ -1,6 +1,6 @@
 """The sandbox in chaos for a minute — half of every provider call answered 500/502/503/429 —
 while 200 sessions change (booked in the hub, then some rescheduled and some cancelled). The
-hub writes each to Daily (a room), Google Calendar (an event) and Cal.com (a booking). After
+hub writes each to Daily (a room) and to the coach's Google Calendar (an event). After
 chaos ends, every link must converge to `synced` and every provider object must match the
 canonical session, with no duplicate provider object anywhere."""
 
@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.calcom.outbound import SESSION_KEY
 from connectors.daily.outbound import join_window, room_name
 from connectors.google.mapping import event_id
 from tests.e2e.google_support import link_google
@@ -36,9 +35,8 @@ CHAOS = {
     "seed": 7,
 }
 COACH = "coach@sandbox.test"
-EVENT_TYPE = 4242
 #: after chaos: how long convergence may take at most, and how long it may stand still
-CONVERGE_LIMIT, STALL_LIMIT = 150.0, 45.0
+CONVERGE_LIMIT, STALL_LIMIT = 240.0, 45.0
 
 
 def parse(value: str) -> datetime:
@@ -53,7 +51,8 @@ class Browser:
 
 
 def test_provider_chaos_converges_without_duplicates(private: Private, tmp_path: Path) -> None:
-    with hard_limit(330), running_hub(private, tmp_path, **provider_env(private.sandbox)) as hub:
+    env = provider_env(private.sandbox)
+    with hard_limit(420), running_hub(private, tmp_path, workers=3, **env) as hub:
         play(hub)
 
 
@@ -75,8 +74,6 @@ def setup_coach(hub: FaultHub) -> str:
         },
     )
     assert hours.status_code == 200, hours.text
-    patched = hub.api("PATCH", f"/coaches/{coach}", json={"calcom_event_type_id": EVENT_TYPE})
-    assert patched.status_code == 200, patched.text
     page = link_google(Browser(hub), coach, COACH)  # type: ignore[arg-type]
     assert page.status_code == 200, page.text
     return coach
@@ -187,7 +184,7 @@ def link_states(hub: FaultHub) -> Counter[str]:
         for (state,) in hub.sql(
             "SELECT l.state FROM provider_links l JOIN sessions s ON s.id = l.session_id"
             " WHERE l.active AND coalesce(l.data->>'managed', 'true') <> 'false'"
-            " AND l.provider IN ('daily', 'google', 'calcom')"
+            " AND l.provider IN ('daily', 'google')"
             " AND NOT (l.state = 'synced' AND l.synced_version >= s.version)"
         )
     )
@@ -301,29 +298,6 @@ def check(hub: FaultHub, ids: list[str]) -> dict[str, Any]:
         if got != (start, end, title):
             mismatches.append(f"{sid}: Google event {got} != {(start, end, title)}")
 
-    # Cal.com: one live booking per live session (a reschedule makes a new uid, the old one
-    # is kept as cancelled/rescheduled history), at the session's times
-    live: dict[str, list[dict[str, Any]]] = {}
-    for booking in state["calcom"]["bookings"]:
-        sid = (booking.get("metadata") or {}).get(SESSION_KEY)
-        if sid is None:
-            continue
-        if str(booking.get("status", "")).lower() not in ("cancelled", "rejected"):
-            live.setdefault(sid, []).append(booking)
-    duplicates += [f"calcom {sid}: {len(b)} live bookings" for sid, b in live.items() if len(b) > 1]
-    for sid, (status, start, end, _title) in sessions.items():
-        found = live.get(sid, [])
-        if status == "cancelled":
-            if found:
-                mismatches.append(f"{sid}: cancelled but its Cal.com booking is live")
-            continue
-        if not found:
-            mismatches.append(f"{sid}: no live Cal.com booking")
-            continue
-        got = (parse(found[0]["start"]), parse(found[0]["end"]))
-        if got != (start, end):
-            mismatches.append(f"{sid}: Cal.com booking {got} != {(start, end)}")
-
     cancelled = sum(1 for s in sessions.values() if s[0] == "cancelled")
     links = Counter(
         p
@@ -339,7 +313,6 @@ def check(hub: FaultHub, ids: list[str]) -> dict[str, Any]:
             "google events live": sum(
                 1 for e in calendar["events"] if e.get("status") != "cancelled"
             ),
-            "calcom bookings live": sum(len(b) for b in live.values()),
             "mismatches": len(mismatches),
             "duplicate provider objects": len(duplicates),
         },
