@@ -62,6 +62,8 @@ def reconcile(session_id: str, provider: str) -> str:
             writer, connection_id = _writer(h, provider, plan_)
             if isinstance(writer, Batching) and (others := _others(h, provider, plan_)):
                 return _reconcile_batch(h, provider, writer, plan_, others)
+            if plan_.op == "create":
+                _mark_create_sent(h, [plan_.link_id])
             result = _call(writer, plan_)
         except NotConnected as err:
             # parked, not burnt: a re-link re-queues every pending link of the coach
@@ -133,6 +135,7 @@ def _reconcile_batch(
             other = _decide(h, sid, provider)
             if other.op != "nothing" and other.view is not None:
                 plans.append(other)
+        _mark_create_sent(h, [p.link_id for p in plans if p.op == "create"])
         items = [(p.op, p.view, p.state) for p in plans if p.view is not None]
         results = writer.batch_write(items)
         for p, result in zip(plans, results, strict=True):
@@ -210,8 +213,11 @@ def _decide(h: Hub, sid: uuid.UUID, provider: str) -> _Plan:
             link.external_id, link.remote_version, link.synced_version, dict(link.data)
         )
         gone = link.data.get("deleted") is True
+        # a create that was sent may have been done even though its answer never came back
+        # (a timeout, a crash): then there is something to delete, found by its derived id
+        made = link.external_id or link.data.get("create_sent") is True
         if not view.live:
-            op = "delete" if link.external_id and not gone else "settle"
+            op = "delete" if made and not gone else "settle"
         else:
             op = "create" if link.external_id is None or gone else "update"
         if op == "create" and _awaits_room(db, session, provider):
@@ -304,6 +310,16 @@ def _record(h: Hub, plan_: _Plan, result: PushResult | None, provider: str) -> N
         )
     if providers:
         dispatch(h, uuid.UUID(plan_.view.id), providers)
+
+
+def _mark_create_sent(h: Hub, link_ids: Sequence[uuid.UUID | None]) -> None:
+    """Note, before the call, that a create is being sent for these links."""
+    with h.db.session() as db:
+        for link_id in link_ids:
+            link = db.get(ProviderLink, link_id)
+            if link is not None and link.data.get("create_sent") is not True:
+                link.data = {**link.data, "create_sent": True}
+                db.add(link)
 
 
 def _record_error(h: Hub, link_id: uuid.UUID | None, message: str, *, state: str) -> None:

@@ -18,7 +18,8 @@ from app.locks import hub_lock, try_locks
 from app.models import ProviderLink, Session
 from app.queue import InProcessQueue, resolve
 from app.sync import plan
-from connectors.base import Change, Person, PushResult, SessionView
+from connectors.base import Change, LinkState, Person, PushResult, SessionView
+from connectors.errors import TransientError
 from jobs.sweeps import schedule
 from tests.conftest import AppFactory, hub_of
 
@@ -130,3 +131,61 @@ def test_a_change_committed_during_a_provider_write_is_written_next(
     queue = h.queue
     assert isinstance(queue, InProcessQueue)
     assert f"reconcile:daily:{sid}" in queue._pending  # noqa: SLF001 - queued again
+
+
+def test_a_create_whose_answer_was_lost_is_deleted_when_the_session_is_cancelled(
+    make_app: AppFactory, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The room was made but the answer timed out; then the session was cancelled. Settling
+    the link without a call would leave the room at Daily for good."""
+    import jobs.reconcile as reconcile
+
+    app = make_app(db_url, api_keys={"daily": "k"})
+    h = hub_of(app)
+    start = datetime(2031, 3, 3, 9, tzinfo=UTC)
+    calls: list[str] = []
+
+    class Writer:
+        def create(self, view: SessionView) -> PushResult:
+            calls.append("create")
+            raise TransientError("daily POST /rooms: ReadTimeout")  # made, answer lost
+
+        def delete(self, view: SessionView, link: LinkState) -> None:
+            calls.append(f"delete {link.external_id}")
+
+    monkeypatch.setattr(reconcile, "_writer", lambda *_: (Writer(), None))
+    with app.app_context():
+        with h.db.session() as db:
+            applied = apply_change(
+                db,
+                Change(
+                    source="calcom",
+                    external_id="bk-2",
+                    event="created",
+                    occurred_at=datetime.now(UTC),
+                    create=True,
+                    status="confirmed",
+                    start_at=start,
+                    end_at=start + timedelta(hours=1),
+                    kind="video",
+                    coach=Person("coach@example.com", "Coach"),
+                    attendee=Person("ann@example.com", "Ann"),
+                ),
+            )
+            plan(db, h, applied)
+        sid = applied.session_id
+        with pytest.raises(TransientError):
+            reconcile.reconcile(str(sid), "daily")
+        with h.db.session() as db:
+            apply_change(
+                db,
+                Change(
+                    source="calcom",
+                    external_id="bk-2",
+                    event="cancelled",
+                    occurred_at=datetime.now(UTC),
+                    status="cancelled",
+                ),
+            )
+        assert reconcile.reconcile(str(sid), "daily") == "delete"
+        assert calls == ["create", "delete None"]  # the writer finds the room by its own name

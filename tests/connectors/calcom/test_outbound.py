@@ -143,3 +143,15 @@ def test_create_books_at_the_sessions_own_room(writer: CalcomOutbound) -> None:
     assert sent["location"] == {"type": "link", "link": "https://hub.daily.co/hub-1"}
     writer.create(view(meeting_url=None, kind="in_person"))
     assert "location" not in json.loads(responses.calls[3].request.body or b"{}")
+
+
+@responses.activate
+def test_delete_after_a_lost_create_answer_finds_the_booking(writer: CalcomOutbound) -> None:
+    mine = {"uid": "made", "metadata": {SESSION_KEY: view().id}}
+    responses.get(f"{API}/bookings", json=ok([mine]))
+    responses.post(f"{API}/bookings/made/cancel", json=ok({"uid": "made", "status": "cancelled"}))
+    writer.delete(view(status="cancelled"), LinkState(None))
+    assert [c.request.method for c in responses.calls] == ["GET", "POST"]
+    responses.replace(responses.GET, f"{API}/bookings", json=ok([]))
+    writer.delete(view(status="cancelled"), LinkState(None))  # nothing was made: nothing to do
+    assert len(responses.calls) == 3
