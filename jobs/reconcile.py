@@ -303,6 +303,11 @@ def _record(h: Hub, plan_: _Plan, result: PushResult | None, provider: str) -> N
                     meeting_url=result.meeting_url,
                 ),
             )
+            if again:
+                # the join URL came from this provider, but what it holds is still the older
+                # version: the change made meanwhile (a reschedule) must be written to it too
+                link.state, link.synced_version = "pending", plan_.view.version
+                db.add(link)
             providers = plan(db, h, applied)
     if again:
         providers = Planned(

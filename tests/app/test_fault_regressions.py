@@ -189,3 +189,62 @@ def test_a_create_whose_answer_was_lost_is_deleted_when_the_session_is_cancelled
             )
         assert reconcile.reconcile(str(sid), "daily") == "delete"
         assert calls == ["create", "delete None"]  # the writer finds the room by its own name
+
+
+def test_a_reschedule_during_room_creation_still_moves_the_room(
+    make_app: AppFactory, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording the new room's join URL is a change from Daily; it must not mark the Daily
+    link in sync with the reschedule made while the room was being created (the room would
+    keep the old times for good)."""
+    import jobs.reconcile as reconcile
+
+    app = make_app(db_url, api_keys={"daily": "k"})
+    h = hub_of(app)
+    start = datetime(2031, 3, 3, 9, tzinfo=UTC)
+
+    def change(**fields: Any) -> Change:
+        return Change(
+            source="calcom", external_id="bk-3", event="x", occurred_at=datetime.now(UTC), **fields
+        )
+
+    with app.app_context():
+        with h.db.session() as db:
+            applied = apply_change(
+                db,
+                change(
+                    create=True,
+                    status="confirmed",
+                    start_at=start,
+                    end_at=start + timedelta(hours=1),
+                    kind="video",
+                    coach=Person("coach@example.com", "Coach"),
+                    attendee=Person("ann@example.com", "Ann"),
+                ),
+            )
+            plan(db, h, applied)
+        sid = applied.session_id
+
+        class Writer:
+            def create(self, view: SessionView) -> PushResult:
+                with h.db.session() as db:  # rescheduled while the room is being made
+                    later = start + timedelta(minutes=30)
+                    apply_change(
+                        db,
+                        change(
+                            session_id=str(sid), start_at=later, end_at=later + timedelta(hours=1)
+                        ),
+                    )
+                return PushResult("hub-room", data={}, meeting_url="https://x.daily.co/hub-room")
+
+        monkeypatch.setattr(reconcile, "_writer", lambda *_: (Writer(), None))
+        reconcile.reconcile(str(sid), "daily")
+        with h.db.session() as db:
+            session = db.get(Session, sid)
+            [link] = db.exec(select(ProviderLink).where(ProviderLink.provider == "daily")).all()
+            assert session is not None
+            assert (session.version, session.meeting_url) == (3, "https://x.daily.co/hub-room")
+            assert (link.state, link.synced_version) == ("pending", 1)  # the move is still due
+    queue = h.queue
+    assert isinstance(queue, InProcessQueue)
+    assert f"reconcile:daily:{sid}" in queue._pending  # noqa: SLF001

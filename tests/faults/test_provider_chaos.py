@@ -24,6 +24,7 @@ from tests.faults.conftest import FaultHub, Private, hard_limit, provider_env, r
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
+#: the issue asks for 200 sessions and a minute; FAULTS_DEBUG_* shrink both for local debugging
 SESSIONS = int(os.environ.get("FAULTS_DEBUG_SESSIONS", "200"))
 RESCHEDULED = range(0, SESSIONS, 3)  # every third session moves by half an hour
 CANCELLED = range(1, SESSIONS, 5)  # every fifth (offset) session is cancelled
