@@ -56,6 +56,8 @@ class Settings:
     #: flask-limiter rate strings: per provider on /webhooks/*, per API key on /api/*
     rate_limit_webhooks: str = "600/minute"
     rate_limit_api: str = "120/minute"
+    #: how often the sweeps re-enqueue stuck deliveries, pending links and dirty feeds
+    requeue_sweep_seconds: int = 60
 
     @property
     def embedded(self) -> bool:
@@ -162,6 +164,7 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
     stuck_after = _whole(env, "SESSIONHUB_STUCK_AFTER_SECONDS", 60)
     webhook_rate = _rate_limit(env, "SESSIONHUB_RATE_LIMIT_WEBHOOKS", "600/minute")
     api_rate = _rate_limit(env, "SESSIONHUB_RATE_LIMIT_API", "120/minute")
+    extra = _retry_and_sweeps(env)
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -183,6 +186,7 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
         delivery_retention_days=_whole(env, "SESSIONHUB_DELIVERY_RETENTION_DAYS", 30),
         rate_limit_webhooks=webhook_rate,
         rate_limit_api=api_rate,
+        **extra,
     )
 
 
@@ -199,3 +203,21 @@ def _rate_limit(env: Mapping[str, str], var: str, default: str) -> str:
             f"{var} must be a rate limit such as {default!r} (got {value!r})"
         ) from err
     return value
+
+
+def _retry_and_sweeps(env: Mapping[str, str]) -> dict[str, Any]:
+    """SESSIONHUB_JOB_RETRY_INTERVALS and SESSIONHUB_REQUEUE_SWEEP_SECONDS."""
+    intervals = Settings.job_retry_intervals
+    if env.get("SESSIONHUB_JOB_RETRY_INTERVALS"):
+        try:
+            intervals = tuple(int(v) for v in _split(env["SESSIONHUB_JOB_RETRY_INTERVALS"]))
+        except ValueError as err:
+            raise ConfigError(
+                "SESSIONHUB_JOB_RETRY_INTERVALS must be whole seconds separated by commas"
+            ) from err
+        if not intervals or any(v < 0 for v in intervals):
+            raise ConfigError("SESSIONHUB_JOB_RETRY_INTERVALS must list seconds, none negative")
+    sweep = _whole(env, "SESSIONHUB_REQUEUE_SWEEP_SECONDS", 60)
+    if sweep < 1:
+        raise ConfigError("SESSIONHUB_REQUEUE_SWEEP_SECONDS must be at least 1")
+    return {"job_retry_intervals": intervals, "requeue_sweep_seconds": sweep}

@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 import uuid
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from sqlalchemy import text
@@ -84,3 +84,38 @@ def hub_lock(hub: Hub, kind: str, thing: uuid.UUID, timeout: float = 60.0) -> It
         yield
     finally:
         local.release()
+
+
+@contextmanager
+def try_locks(hub: Hub, kind: str, things: Iterable[uuid.UUID]) -> Iterator[list[uuid.UUID]]:
+    """Try (never wait for) the locks of many things; yields the ones taken, held until exit.
+
+    On PostgreSQL one connection holds them all: a lock per connection would take as many
+    pooled connections as things (a batch of 50 against a pool of 15 blocks, then times out).
+    """
+    if hub.db.dialect == "postgresql":
+        with hub.db.engine.connect() as conn:
+            taken: list[uuid.UUID] = []
+            try:
+                for thing in things:
+                    got = conn.execute(
+                        text("SELECT pg_try_advisory_lock(:k)"), {"k": _key(kind, thing)}
+                    ).scalar()
+                    if got:
+                        taken.append(thing)
+                conn.commit()
+                yield taken
+            finally:
+                for thing in taken:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(kind, thing)})
+                conn.commit()
+        return
+    with ExitStack() as held:
+        taken = []
+        for thing in things:
+            try:
+                held.enter_context(hub_lock(hub, kind, thing, timeout=0))
+            except LockTimeout:
+                continue
+            taken.append(thing)
+        yield taken

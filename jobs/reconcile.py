@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from sqlmodel import Session as Db
 from sqlmodel import select
 
 from app.calendars import (
@@ -27,7 +27,7 @@ from app.calendars import (
 from app.db import utcnow
 from app.domain.sessions import apply_change
 from app.hub import Hub, hub
-from app.locks import LockTimeout, hub_lock, session_lock
+from app.locks import session_lock, try_locks
 from app.models import Coach, ProviderLink, Session
 from app.sync import Planned, dispatch, plan
 from connectors.base import Change, LinkState, Outbound, PushResult, SessionView
@@ -62,6 +62,8 @@ def reconcile(session_id: str, provider: str) -> str:
             writer, connection_id = _writer(h, provider, plan_)
             if isinstance(writer, Batching) and (others := _others(h, provider, plan_)):
                 return _reconcile_batch(h, provider, writer, plan_, others)
+            if plan_.op == "create":
+                _mark_create_sent(h, [plan_.link_id])
             result = _call(writer, plan_)
         except NotConnected as err:
             # parked, not burnt: a re-link re-queues every pending link of the coach
@@ -126,16 +128,14 @@ def _reconcile_batch(
     h: Hub, provider: str, writer: Batching, first: _Plan, others: list[uuid.UUID]
 ) -> str:
     """Write this session and the coach's other waiting sessions in one batch request."""
-    with ExitStack() as held:
+    # a session another job is writing right now is left to that job
+    with try_locks(h, "reconcile", others) as held:
         plans = [first]
-        for sid in others:
-            try:  # a session another job is writing right now is left to that job
-                held.enter_context(hub_lock(h, "reconcile", sid, timeout=0))
-            except LockTimeout:
-                continue
+        for sid in held:
             other = _decide(h, sid, provider)
             if other.op != "nothing" and other.view is not None:
                 plans.append(other)
+        _mark_create_sent(h, [p.link_id for p in plans if p.op == "create"])
         items = [(p.op, p.view, p.state) for p in plans if p.view is not None]
         results = writer.batch_write(items)
         for p, result in zip(plans, results, strict=True):
@@ -213,16 +213,42 @@ def _decide(h: Hub, sid: uuid.UUID, provider: str) -> _Plan:
             link.external_id, link.remote_version, link.synced_version, dict(link.data)
         )
         gone = link.data.get("deleted") is True
+        # a create that was sent may have been done even though its answer never came back
+        # (a timeout, a crash): then there is something to delete, found by its derived id
+        made = link.external_id or link.data.get("create_sent") is True
         if not view.live:
-            op = "delete" if link.external_id and not gone else "settle"
+            op = "delete" if made and not gone else "settle"
         else:
             op = "create" if link.external_id is None or gone else "update"
+        if op == "create" and _awaits_room(db, session, provider):
+            # booked with the hub's room once Daily has made it (meeting_url_set re-plans
+            # this link); booked now, Cal.com would open a second, Cal Video room
+            link.last_error = "waiting for the session's video room"
+            db.add(link)
+            return _Plan("nothing")
         if op == "settle":  # nothing to remove at the provider: only the bookkeeping
             link.state, link.synced_version, link.last_error = "synced", session.version, None
             link.updated_at = utcnow()
             db.add(link)
             return _Plan("nothing")
         return _Plan(op, view, session.coach_id, link.id, state)
+
+
+def _awaits_room(db: Db, session: Session, provider: str) -> bool:
+    """A Cal.com booking of a video session whose Daily room the hub is still making."""
+    if provider != "calcom" or session.kind != "video" or session.meeting_url:
+        return False
+    return (
+        db.exec(
+            select(ProviderLink).where(
+                ProviderLink.session_id == session.id,
+                ProviderLink.provider == "daily",
+                ProviderLink.active,
+                ProviderLink.state == "pending",
+            )
+        ).first()
+        is not None
+    )
 
 
 def _call(writer: Outbound, plan_: _Plan) -> PushResult | None:
@@ -239,9 +265,12 @@ def _call(writer: Outbound, plan_: _Plan) -> PushResult | None:
 def _record(h: Hub, plan_: _Plan, result: PushResult | None, provider: str) -> None:
     assert plan_.view is not None  # noqa: S101 - set by _decide
     providers: Planned = Planned()
+    again = False
     with h.db.session() as db:
-        link = db.get(ProviderLink, plan_.link_id)
-        session = db.get(Session, uuid.UUID(plan_.view.id))
+        # the session row first, locked: a change committed meanwhile (the provider's own
+        # webhook about this write can arrive before its answer) is seen, never overwritten
+        session = db.get(Session, uuid.UUID(plan_.view.id), with_for_update=True)
+        link = db.get(ProviderLink, plan_.link_id, populate_existing=True)
         if link is None or session is None:
             return
         if result is None:
@@ -258,6 +287,7 @@ def _record(h: Hub, plan_: _Plan, result: PushResult | None, provider: str) -> N
             link.data = {**link.data, **result.data, "deleted": False}
         link.synced_version = plan_.view.version
         link.state = "synced" if session.version == plan_.view.version else "pending"
+        again = link.state == "pending"  # changed while we wrote: write the newer version
         link.last_error = None
         link.updated_at = utcnow()
         db.add(link)
@@ -273,9 +303,28 @@ def _record(h: Hub, plan_: _Plan, result: PushResult | None, provider: str) -> N
                     meeting_url=result.meeting_url,
                 ),
             )
+            if again:
+                # the join URL came from this provider, but what it holds is still the older
+                # version: the change made meanwhile (a reschedule) must be written to it too
+                link.state, link.synced_version = "pending", plan_.view.version
+                db.add(link)
             providers = plan(db, h, applied)
+    if again:
+        providers = Planned(
+            (*providers.providers, provider), providers.outbound, providers.reminders
+        )
     if providers:
         dispatch(h, uuid.UUID(plan_.view.id), providers)
+
+
+def _mark_create_sent(h: Hub, link_ids: Sequence[uuid.UUID | None]) -> None:
+    """Note, before the call, that a create is being sent for these links."""
+    with h.db.session() as db:
+        for link_id in link_ids:
+            link = db.get(ProviderLink, link_id)
+            if link is not None and link.data.get("create_sent") is not True:
+                link.data = {**link.data, "create_sent": True}
+                db.add(link)
 
 
 def _record_error(h: Hub, link_id: uuid.UUID | None, message: str, *, state: str) -> None:

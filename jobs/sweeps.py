@@ -100,8 +100,8 @@ def requeue_dirty_feeds(batch: int = 500) -> int:
 def schedule(settings: Settings) -> dict[str, int]:
     """Every sweep and how often it runs (seconds)."""
     sweeps = {
-        "jobs.sweeps.requeue_stuck_deliveries": 60,
-        "jobs.sweeps.requeue_pending_links": 60,
+        "jobs.sweeps.requeue_stuck_deliveries": settings.requeue_sweep_seconds,
+        "jobs.sweeps.requeue_pending_links": settings.requeue_sweep_seconds,
         "jobs.ingest.retry_waiting": 600,
         "jobs.reminders.send_due_reminders": 60,
         "jobs.outbound.retry_due": 60,
@@ -109,8 +109,8 @@ def schedule(settings: Settings) -> dict[str, int]:
     if settings.delivery_retention_days:
         sweeps["jobs.retention.purge_expired_bodies"] = 3600
     if settings.oauth:
-        sweeps["jobs.sweeps.requeue_dirty_feeds"] = 60
-        sweeps["jobs.calendars.sync_all"] = 600
+        sweeps["jobs.sweeps.requeue_dirty_feeds"] = settings.requeue_sweep_seconds
+        sweeps["jobs.channels.sync_all"] = 600
         sweeps["jobs.channels.renew_channels"] = 3600
     if settings.api_keys.get("daily"):
         sweeps["jobs.attendance.daily_watchdog"] = 300

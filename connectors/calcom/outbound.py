@@ -39,6 +39,10 @@ class CalcomOutbound(Outbound):
                 attendee_time_zone=session.attendee_timezone or session.timezone,
                 length_in_minutes=int((session.end_at - session.start_at).total_seconds() // 60),
                 metadata={SESSION_KEY: session.id},
+                # the session's own room: without it Cal.com opens a Cal Video room of its own
+                location=(
+                    {"type": "link", "link": session.meeting_url} if session.meeting_url else None
+                ),
             )
         return self._result(found)
 
@@ -60,12 +64,17 @@ class CalcomOutbound(Outbound):
         return self._result(booking, fallback=link.external_id)
 
     def delete(self, session: SessionView, link: LinkState) -> None:
-        assert link.external_id is not None  # noqa: S101 - delete needs an existing booking
+        uid = link.external_id
+        if uid is None:  # a create whose answer was lost: find what it made
+            found = self._find_ours(session)
+            if found is None or not found.get("uid"):
+                return
+            uid = str(found["uid"])
         try:
             if session.status == "rejected":
-                self.client.decline_booking(link.external_id, session.cancellation_reason)
+                self.client.decline_booking(uid, session.cancellation_reason)
             else:
-                self.client.cancel_booking(link.external_id, session.cancellation_reason)
+                self.client.cancel_booking(uid, session.cancellation_reason)
         except NotFound:
             return  # already gone
         except PermanentError as err:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, request
 
+from connectors.sandbox.chaos import ChaosSwitch
 from connectors.sandbox.faults import FaultInjector
 from connectors.sandbox.state import SandboxConfig, SandboxState
 from connectors.sandbox.webhooks import WebhookSender
@@ -102,6 +103,7 @@ class Sandbox:
     faults: FaultInjector
     webhooks: WebhookSender
     providers: tuple[ProviderApi, ...] = ()
+    chaos: ChaosSwitch = field(default_factory=ChaosSwitch)
 
     def provider_for(self, path: str) -> ProviderApi | None:
         """The provider that serves a request path."""
@@ -111,6 +113,7 @@ class Sandbox:
         """Forget all state, logs, outbox and faults (the hub URL stays)."""
         self.webhooks.flush()
         self.faults.clear()
+        self.chaos.clear()
         self.state.reset()
 
 

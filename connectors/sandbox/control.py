@@ -199,3 +199,26 @@ def remove_fault(rule_id: int) -> Response:
     if not current().faults.remove(rule_id):
         raise ApiError(404, f"no active fault {rule_id}")
     return json_response({"removed": rule_id})
+
+
+@blueprint.post("/chaos")
+def start_chaos() -> Response:
+    """POST /_sandbox/chaos `{error_rate, seconds, statuses?, retry_after?, seed?, delay_s?,
+    delay_rate?, provider?, method?, path?}`: every matching provider call, for `seconds`."""
+    try:
+        started = current().chaos.start(json_body())
+    except ValueError as err:
+        raise ApiError(400, str(err)) from err
+    return json_response(started, 201)
+
+
+@blueprint.get("/chaos")
+def get_chaos() -> Response:
+    """GET /_sandbox/chaos: the current (or last) chaos period and its counters."""
+    return json_response({"chaos": current().chaos.status()})
+
+
+@blueprint.delete("/chaos")
+def stop_chaos() -> Response:
+    """DELETE /_sandbox/chaos: end chaos now (its counters stay readable)."""
+    return json_response({"chaos": current().chaos.stop()})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from types import TracebackType
 
 from flask import Flask, Response, g, request
@@ -31,7 +32,7 @@ PROVIDERS: tuple[ProviderApi, ...] = (
 
 
 def _gate() -> Response | None:
-    """Faults first (they stand for the provider's edge), then the provider's API key check."""
+    """Faults and chaos first (they stand for the provider's edge), then the API key check."""
     sb = current()
     provider = sb.provider_for(request.path)
     if provider is None:
@@ -44,6 +45,13 @@ def _gate() -> Response | None:
         if fault.body is not None:
             return json_response(fault.body, fault.status, after)
         return provider.render(ApiError(fault.status, code=fault.reason, headers=after))
+    outcome = sb.chaos.check(provider.slug, request.method, path)
+    if outcome is not None and outcome.status is not None:
+        g.sandbox_fault = True
+        after = {} if outcome.retry_after is None else {"Retry-After": str(outcome.retry_after)}
+        return provider.render(ApiError(outcome.status, headers=after))
+    if outcome is not None and outcome.delay:
+        g.sandbox_delay = outcome.delay  # answered late, after the provider acted (_log)
     key = sb.config.api_keys.get(provider.slug)
     refused = provider.authenticate(request.headers.get("Authorization"), key)
     return provider.render(refused) if refused is not None else None
@@ -69,6 +77,9 @@ def _log(response: Response) -> Response:
             fault=bool(g.get("sandbox_fault", False)),
             batch=bool(request.environ.get(google.BATCH_ENVIRON)),
         )
+    delay = g.get("sandbox_delay")
+    if delay:
+        time.sleep(float(delay))
     return response
 
 

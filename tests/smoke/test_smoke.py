@@ -18,12 +18,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 from urllib.parse import quote
 
 import psycopg
@@ -37,82 +37,15 @@ from tests.conftest import need
 from tests.e2e.google_support import COACH, link_google, loopback_browser
 from tests.e2e.stack import Stack
 from tests.e2e.test_serve import free_port
+from tests.procs import ROOT, Procs, start_redis, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 VIDEO = "integrations:office365_video"  # a video location without a join URL: the hub makes a room
 CALCOM_SECRET = "smoke-calcom-secret"
 DAILY_SECRET = base64.b64encode(b"smoke-daily-secret").decode()
 STRIPE_SECRET = "whsec_smoke_secret"
-T = TypeVar("T")
-
-
-@dataclass
-class Procs:
-    """Every process started, its log file, and the helpers to stop them."""
-
-    logs: Path
-    running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        with (self.logs / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen(
-                argv,
-                env=env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: stopped as a whole
-            )
-        self.running[name] = proc
-        return proc
-
-    def stop(self, name: str, timeout: float = 10) -> None:
-        proc = self.running.pop(name)
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if proc.poll() is not None:
-                break
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                continue
-        proc.wait(timeout=timeout)
-
-    def stop_all(self) -> None:
-        for name in list(self.running):
-            self.stop(name)
-
-    def dump(self) -> str:
-        parts = []
-        for path in sorted(self.logs.glob("*.log")):
-            text = path.read_text(errors="replace")
-            parts.append(f"===== {path.name} =====\n{text[-6000:]}")
-        return "\n".join(parts)
-
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 20) -> T:
-    """Poll until probe() returns something truthy."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = probe()
-            if value:
-                return value
-        except (requests.RequestException, redis.RedisError, AssertionError) as err:
-            last = err
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what} (last error: {last!r})")
 
 
 def iso(value: datetime) -> str:
@@ -241,17 +174,6 @@ def checkout(booking_uid: str, ident: str) -> dict[str, Any]:
             }
         },
     }
-
-
-def start_redis(procs: Procs, port: int, env: dict[str, str]) -> None:
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
-    argv += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
-    procs.start("redis", argv, env)
-    client = redis.Redis(port=port, socket_connect_timeout=1)
-    try:
-        wait_for("the private redis-server", client.ping, timeout=10)
-    finally:
-        client.close()
 
 
 def calendar_settings(procs: Procs) -> dict[str, str] | None:

@@ -47,6 +47,7 @@ def _apply_policies(coach: Coach, data: dict[str, Any]) -> None:
         "auto_confirm",
         "requires_payment",
         "calendar_delete_policy",
+        "calcom_event_type_id",
         *_INT_POLICIES,
     }
     for key in data:

@@ -131,3 +131,27 @@ def test_delete_cancels_or_declines_and_accepts_already_gone(writer: CalcomOutbo
     )
     with pytest.raises(PermanentError):
         writer.delete(view(status="cancelled"), LinkState("bad"))
+
+
+@responses.activate
+def test_create_books_at_the_sessions_own_room(writer: CalcomOutbound) -> None:
+    """Without a location Cal.com opens a Cal Video room: a second room for the session."""
+    responses.get(f"{API}/bookings", json=ok([]))
+    responses.post(f"{API}/bookings", status=201, json=ok({"uid": "u", "status": "accepted"}))
+    writer.create(view(meeting_url="https://hub.daily.co/hub-1"))
+    sent = json.loads(responses.calls[1].request.body or b"{}")
+    assert sent["location"] == {"type": "link", "link": "https://hub.daily.co/hub-1"}
+    writer.create(view(meeting_url=None, kind="in_person"))
+    assert "location" not in json.loads(responses.calls[3].request.body or b"{}")
+
+
+@responses.activate
+def test_delete_after_a_lost_create_answer_finds_the_booking(writer: CalcomOutbound) -> None:
+    mine = {"uid": "made", "metadata": {SESSION_KEY: view().id}}
+    responses.get(f"{API}/bookings", json=ok([mine]))
+    responses.post(f"{API}/bookings/made/cancel", json=ok({"uid": "made", "status": "cancelled"}))
+    writer.delete(view(status="cancelled"), LinkState(None))
+    assert [c.request.method for c in responses.calls] == ["GET", "POST"]
+    responses.replace(responses.GET, f"{API}/bookings", json=ok([]))
+    writer.delete(view(status="cancelled"), LinkState(None))  # nothing was made: nothing to do
+    assert len(responses.calls) == 3

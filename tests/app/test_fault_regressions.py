@@ -1,0 +1,250 @@
+"""Bugs the fault tests (tests/faults) ran into, pinned down at unit level."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import select
+
+from app.config import Settings
+from app.domain.sessions import apply_change
+from app.locks import hub_lock, try_locks
+from app.models import ProviderLink, Session
+from app.queue import InProcessQueue, resolve
+from app.sync import plan
+from connectors.base import Change, LinkState, Person, PushResult, SessionView
+from connectors.errors import TransientError
+from jobs.sweeps import schedule
+from tests.conftest import AppFactory, hub_of
+
+
+def test_a_coachs_calcom_event_type_can_be_set_and_cleared(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    made = client.post(
+        "/api/coaches",
+        json={"email": "c@example.com", "timezone": "UTC", "calcom_event_type_id": 7},
+        headers=auth,
+    )
+    assert made.status_code == 201, made.json
+    assert made.json["calcom_event_type_id"] == 7
+    cid = made.json["id"]
+    patched = client.patch(f"/api/coaches/{cid}", json={"calcom_event_type_id": 4242}, headers=auth)
+    assert (patched.status_code, patched.json["calcom_event_type_id"]) == (200, 4242)
+    cleared = client.patch(f"/api/coaches/{cid}", json={"calcom_event_type_id": None}, headers=auth)
+    assert cleared.json["calcom_event_type_id"] is None
+    bad = client.patch(f"/api/coaches/{cid}", json={"calcom_event_type_id": "x"}, headers=auth)
+    assert (bad.status_code, bad.json["field"]) == (400, "calcom_event_type_id")
+
+
+def test_every_scheduled_sweep_exists(tmp_path: Path) -> None:
+    everything = Settings(
+        database_url="sqlite://",
+        redis_url=None,
+        secret_key="k",
+        encryption_keys=("k",),
+        var_dir=tmp_path,
+        oauth={"google": {"client_id": "x"}},
+        api_keys={"daily": "d", "stripe": "s", "calcom": "c"},
+    )
+    names = schedule(everything)
+    assert "jobs.channels.sync_all" in names
+    for name in names:
+        assert callable(resolve(name)), name
+
+
+def test_many_batch_locks_hold_one_connection(app: Flask) -> None:
+    """Google's batch locks up to 50 sessions: on PostgreSQL that must not take 50 pooled
+    connections (the pool has 15: the job blocked for 30 s, then failed, under any load)."""
+    h = hub_of(app)
+    things = [uuid.uuid4() for _ in range(60)]
+    busy = things[3]
+    with hub_lock(h, "reconcile", busy), try_locks(h, "reconcile", things) as taken:
+        assert taken == [t for t in things if t != busy]  # the busy one is left to its job
+        if h.db.dialect == "postgresql":
+            assert h.db.engine.pool.checkedout() == 2  # type: ignore[attr-defined]
+        with try_locks(h, "reconcile", things[:5]) as again:
+            assert again == []  # all taken (by this holder or the other)
+    with try_locks(h, "reconcile", things) as after:
+        assert after == things  # every lock was released
+
+
+def test_a_change_committed_during_a_provider_write_is_written_next(
+    make_app: AppFactory, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider's own webhook about a write can be applied before the write's answer is
+    recorded: the link must not be left `synced` at the older version (nothing would write
+    the newer one); it stays pending and another reconcile is queued."""
+    import jobs.reconcile as reconcile
+
+    app = make_app(db_url, api_keys={"daily": "k"})
+    h = hub_of(app)
+    start = datetime(2031, 3, 3, 9, tzinfo=UTC)
+
+    def change(**fields: Any) -> Change:
+        return Change(
+            source="calcom",
+            external_id="bk-1",
+            event="created",
+            occurred_at=datetime.now(UTC),
+            **fields,
+        )
+
+    with app.app_context():
+        with h.db.session() as db:
+            applied = apply_change(
+                db,
+                change(
+                    create=True,
+                    status="confirmed",
+                    start_at=start,
+                    end_at=start + timedelta(hours=1),
+                    kind="video",
+                    title="First",
+                    coach=Person("coach@example.com", "Coach"),
+                    attendee=Person("ann@example.com", "Ann"),
+                ),
+            )
+            assert "daily" in plan(db, h, applied).providers
+        sid = applied.session_id
+
+        class Writer:
+            def create(self, view: SessionView) -> PushResult:
+                with h.db.session() as db:  # meanwhile, in another process: a newer change
+                    apply_change(db, change(session_id=str(sid), title="Second"))
+                return PushResult("hub-room", data={})
+
+        monkeypatch.setattr(reconcile, "_writer", lambda *_: (Writer(), None))
+        assert reconcile.reconcile(str(sid), "daily") == "create"
+        with h.db.session() as db:
+            session = db.get(Session, sid)
+            [link] = db.exec(select(ProviderLink).where(ProviderLink.provider == "daily")).all()
+            assert session is not None
+            assert session.version == 2
+            assert (link.state, link.synced_version, link.external_id) == ("pending", 1, "hub-room")
+    queue = h.queue
+    assert isinstance(queue, InProcessQueue)
+    assert f"reconcile:daily:{sid}" in queue._pending  # noqa: SLF001 - queued again
+
+
+def test_a_create_whose_answer_was_lost_is_deleted_when_the_session_is_cancelled(
+    make_app: AppFactory, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The room was made but the answer timed out; then the session was cancelled. Settling
+    the link without a call would leave the room at Daily for good."""
+    import jobs.reconcile as reconcile
+
+    app = make_app(db_url, api_keys={"daily": "k"})
+    h = hub_of(app)
+    start = datetime(2031, 3, 3, 9, tzinfo=UTC)
+    calls: list[str] = []
+
+    class Writer:
+        def create(self, view: SessionView) -> PushResult:
+            calls.append("create")
+            raise TransientError("daily POST /rooms: ReadTimeout")  # made, answer lost
+
+        def delete(self, view: SessionView, link: LinkState) -> None:
+            calls.append(f"delete {link.external_id}")
+
+    monkeypatch.setattr(reconcile, "_writer", lambda *_: (Writer(), None))
+    with app.app_context():
+        with h.db.session() as db:
+            applied = apply_change(
+                db,
+                Change(
+                    source="calcom",
+                    external_id="bk-2",
+                    event="created",
+                    occurred_at=datetime.now(UTC),
+                    create=True,
+                    status="confirmed",
+                    start_at=start,
+                    end_at=start + timedelta(hours=1),
+                    kind="video",
+                    coach=Person("coach@example.com", "Coach"),
+                    attendee=Person("ann@example.com", "Ann"),
+                ),
+            )
+            plan(db, h, applied)
+        sid = applied.session_id
+        with pytest.raises(TransientError):
+            reconcile.reconcile(str(sid), "daily")
+        with h.db.session() as db:
+            apply_change(
+                db,
+                Change(
+                    source="calcom",
+                    external_id="bk-2",
+                    event="cancelled",
+                    occurred_at=datetime.now(UTC),
+                    status="cancelled",
+                ),
+            )
+        assert reconcile.reconcile(str(sid), "daily") == "delete"
+        assert calls == ["create", "delete None"]  # the writer finds the room by its own name
+
+
+def test_a_reschedule_during_room_creation_still_moves_the_room(
+    make_app: AppFactory, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording the new room's join URL is a change from Daily; it must not mark the Daily
+    link in sync with the reschedule made while the room was being created (the room would
+    keep the old times for good)."""
+    import jobs.reconcile as reconcile
+
+    app = make_app(db_url, api_keys={"daily": "k"})
+    h = hub_of(app)
+    start = datetime(2031, 3, 3, 9, tzinfo=UTC)
+
+    def change(**fields: Any) -> Change:
+        return Change(
+            source="calcom", external_id="bk-3", event="x", occurred_at=datetime.now(UTC), **fields
+        )
+
+    with app.app_context():
+        with h.db.session() as db:
+            applied = apply_change(
+                db,
+                change(
+                    create=True,
+                    status="confirmed",
+                    start_at=start,
+                    end_at=start + timedelta(hours=1),
+                    kind="video",
+                    coach=Person("coach@example.com", "Coach"),
+                    attendee=Person("ann@example.com", "Ann"),
+                ),
+            )
+            plan(db, h, applied)
+        sid = applied.session_id
+
+        class Writer:
+            def create(self, view: SessionView) -> PushResult:
+                with h.db.session() as db:  # rescheduled while the room is being made
+                    later = start + timedelta(minutes=30)
+                    apply_change(
+                        db,
+                        change(
+                            session_id=str(sid), start_at=later, end_at=later + timedelta(hours=1)
+                        ),
+                    )
+                return PushResult("hub-room", data={}, meeting_url="https://x.daily.co/hub-room")
+
+        monkeypatch.setattr(reconcile, "_writer", lambda *_: (Writer(), None))
+        reconcile.reconcile(str(sid), "daily")
+        with h.db.session() as db:
+            session = db.get(Session, sid)
+            [link] = db.exec(select(ProviderLink).where(ProviderLink.provider == "daily")).all()
+            assert session is not None
+            assert (session.version, session.meeting_url) == (3, "https://x.daily.co/hub-room")
+            assert (link.state, link.synced_version) == ("pending", 1)  # the move is still due
+    queue = h.queue
+    assert isinstance(queue, InProcessQueue)
+    assert f"reconcile:daily:{sid}" in queue._pending  # noqa: SLF001
