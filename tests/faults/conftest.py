@@ -199,6 +199,9 @@ def hub_env(
         "SESSIONHUB_STUCK_AFTER_SECONDS": "3",
         "SESSIONHUB_REQUEUE_SWEEP_SECONDS": "5",
         "SESSIONHUB_JOB_RETRY_INTERVALS": "1,2,3,5,8,13,21",
+        # the bursts are the point here; the rate limits are tested in tests/app/test_security.py
+        "SESSIONHUB_RATE_LIMIT_WEBHOOKS": "100000/minute",
+        "SESSIONHUB_RATE_LIMIT_API": "100000/minute",
         "SESSIONHUB_CALCOM_WEBHOOK_SECRET": CALCOM_SECRET,
         "SESSIONHUB_LOG_FORMAT": "text",
         "PORT": str(web_port),
