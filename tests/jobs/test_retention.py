@@ -74,6 +74,7 @@ def test_old_bodies_are_purged_in_batches_young_and_in_flight_ones_kept(
         )
         db.add(endpoint)
         db.flush()
+        endpoint_id = str(endpoint.id)
         for n in range(3):
             emit(db, "session.created", {"session_id": f"s{n}", "attendee_email": "a@b.c"})
     ids = [m.id for m in messages(app)]
@@ -145,6 +146,15 @@ def test_old_bodies_are_purged_in_batches_young_and_in_flight_ones_kept(
     export = client.get("/api/people?email=a@b.c", headers=auth).json
     assert export["deliveries"] == []
     assert [m["id"] for m in export["outbound_messages"]] == [ids[2]]
+
+    # a purged message cannot be sent again (410, naming why); a kept one can
+    base = f"/api/webhook-endpoints/{endpoint_id}/deliveries"
+    gone = client.post(f"{base}/{ids[0]}/resend", headers=auth)
+    assert gone.status_code == 410, gone.json
+    assert gone.json["field"] == "message_id"
+    assert "retention" in gone.json["message"]
+    assert messages(app)[0].state == "delivered"  # untouched
+    assert client.post(f"{base}/{ids[2]}/resend", headers=auth).status_code == 202
 
 
 def test_retention_zero_keeps_everything_and_is_not_scheduled(

@@ -9,7 +9,7 @@ from flask import Response, jsonify, request
 from sqlmodel import col, select
 
 from app.db import iso, utcnow
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.errors import Conflict, Gone, NotFound, ValidationFailed
 from app.http.api import bp, links, schemas
 from app.http.api.contract import contract
 from app.http.api.params import MAX_ID, as_int, as_uuid, body, decode_cursor, encode_cursor, limit
@@ -170,7 +170,7 @@ def list_messages(endpoint_id: str) -> Response:
 
 
 @bp.post("/webhook-endpoints/<endpoint_id>/deliveries/<message_id>/resend")
-@contract({202: schemas.Resend}, errors=(404, 409), tag="webhooks")
+@contract({202: schemas.Resend}, errors=(404, 409, 410), tag="webhooks")
 def resend(endpoint_id: str, message_id: str) -> tuple[Response, int]:
     """Send a message again now (by id or msg_id); attempts are kept."""
     endpoint = _endpoint(endpoint_id)
@@ -184,6 +184,12 @@ def resend(endpoint_id: str, message_id: str) -> tuple[Response, int]:
         row = db.exec(select(OutboundMessage).where(where).with_for_update()).first()
         if row is None or row.endpoint_id != endpoint.id:
             raise NotFound("no such delivery of this endpoint", field="message_id")
+        if row.payload.get("purged") is True:
+            raise Gone(
+                "this message's payload was purged after the retention period "
+                "(SESSIONHUB_DELIVERY_RETENTION_DAYS): it cannot be sent again",
+                field="message_id",
+            )
         row.state, row.next_attempt_at, row.delivered_at = "pending", utcnow(), None
         db.add(row)
     assert row.id is not None  # noqa: S101 - primary keys are set
