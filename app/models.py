@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -20,7 +20,8 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-SESSION_STATUSES = (
+# the vocabularies: one Literal each (the API's models use them), the tuples derived from it
+SessionStatus = Literal[
     "requested",
     "confirmed",
     "awaiting_reschedule",
@@ -28,12 +29,18 @@ SESSION_STATUSES = (
     "rejected",
     "completed",
     "no_show",
-)
-PAYMENT_STATUSES = ("none", "pending", "paid", "failed", "refunded", "partially_refunded")
-SESSION_KINDS = ("video", "phone", "in_person")
+]
+PaymentStatus = Literal["none", "pending", "paid", "failed", "refunded", "partially_refunded"]
+SessionKind = Literal["video", "phone", "in_person"]
+DeliveryState = Literal["received", "waiting", "processed", "ignored", "failed"]
+OutboundState = Literal["pending", "delivered", "failed"]
+SESSION_STATUSES: tuple[str, ...] = get_args(SessionStatus)
+PAYMENT_STATUSES: tuple[str, ...] = get_args(PaymentStatus)
+SESSION_KINDS: tuple[str, ...] = get_args(SessionKind)
 LINK_STATES = ("pending", "synced", "error")
-DELIVERY_STATES = ("received", "waiting", "processed", "ignored", "failed")
+DELIVERY_STATES: tuple[str, ...] = get_args(DeliveryState)
 CONNECTION_STATES = ("active", "needs_reauth", "revoked")
+OUTBOUND_STATES: tuple[str, ...] = get_args(OutboundState)
 
 
 def _ts(nullable: bool = True, index: bool = False) -> Any:
@@ -316,9 +323,6 @@ class KeyValue(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=200)
     value: str = Field(default="")
     updated_at: datetime = _created()
-
-
-OUTBOUND_STATES = ("pending", "delivered", "failed")
 
 
 class WebhookEndpoint(SQLModel, table=True):

@@ -6,6 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# the vocabularies, defined once with the tables (re-exported for the API's models)
+from app.models import DeliveryState as DeliveryState
+from app.models import OutboundState as OutboundState
+from app.models import PaymentStatus as PaymentStatus
+from app.models import SessionKind as SessionKind
+from app.models import SessionStatus as SessionStatus
+
 # --- shared ------------------------------------------------------------------------------
 
 Text = Annotated[str, Field(max_length=10000)]
@@ -16,19 +23,6 @@ Clock = Annotated[
     Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", description="HH:MM, 00:00–24:00"),
 ]
 Cursor = Annotated[str, Field(description="the `next` value of the previous page")]
-SessionStatus = Literal[
-    "requested",
-    "confirmed",
-    "awaiting_reschedule",
-    "cancelled",
-    "rejected",
-    "completed",
-    "no_show",
-]
-SessionKind = Literal["video", "phone", "in_person"]
-PaymentStatus = Literal["none", "pending", "paid", "failed", "refunded", "partially_refunded"]
-DeliveryState = Literal["received", "waiting", "processed", "ignored", "failed"]
-OutboundState = Literal["pending", "delivered", "failed"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Actor = Literal["coach", "attendee", "platform"]
 
