@@ -57,7 +57,7 @@ def prepare(stack: Stack, driver: Driver, email: str, events: int) -> dict[str, 
     page = link_google(adapter, made.json()["id"], email=email)  # type: ignore[arg-type]
     assert page.status_code == 200, page.text[-400:]
     began = time.monotonic()
-    if not driver.settle(timeout=900, quiet=2):
+    if not driver.settle(timeout=600, quiet=2):
         log(f"{email}: the first sync did not settle")
     log(f"{email}: first sync settled in {time.monotonic() - began:.0f}s")
     return google_calls(driver)
