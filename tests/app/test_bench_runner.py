@@ -81,3 +81,19 @@ def test_a_failing_module_becomes_a_note(monkeypatch: pytest.MonkeyPatch, tmp_pa
     found = run.run_topic("broken", timeout=60)
     assert found["figures"] == []
     assert found["notes"][0].startswith("broken: exited 1 after")
+
+
+def test_only_keeps_the_other_topics_of_the_previous_run(tmp_path: Path) -> None:
+    slots = {**FIGURE, "topic": "slots", "name": "slots: p50"}
+    old = {**report([FIGURE, slots]), "topics": ["ingest", "slots"]}
+    old["notes"] = ["ingest: old note", "slots: kept note"]
+    run.write(old, tmp_path)
+    new = {**report([{**FIGURE, "value": 150.0}]), "topics": ["ingest"], "notes": ["ingest: new"]}
+    new["date"] = "2026-11-22 08:00 UTC"
+    run.keep_others(new, tmp_path / "latest.json")
+    assert [(f["topic"], f["value"]) for f in new["figures"]] == [
+        ("slots", 120.0),
+        ("ingest", 150.0),
+    ]
+    assert new["notes"][:2] == ["slots: kept note", "ingest: new"]
+    assert "slots are from the run of 2026-11-21 12:00 UTC" in new["notes"][-1]

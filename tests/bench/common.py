@@ -106,36 +106,41 @@ class Figures:
         sys.stdout.flush()
 
 
+def _package(path: str, inherited: str) -> str:
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1].split("/", 1)[0]
+    if "/lib/python3" in path:
+        return "stdlib"
+    if re.search(r"/(app|connectors|jobs)/", path):
+        return "hub code"
+    return inherited  # built-ins count for the package that called them
+
+
 def hot_spots(profiler: Any, top: int = 6) -> list[str]:
-    """Where a stopped pyinstrument profiler saw the time: self time by package, and the
-    hub's own functions (app/, connectors/) by total time, each as a share of the whole."""
+    """Where a stopped pyinstrument profiler saw the (wall) time: by package (built-ins count
+    for their caller's package), and the hub's own functions by total time."""
     by_package: dict[str, float] = {}
     own: dict[str, float] = {}
+    whole = 0.0
     root = profiler.last_session.root_frame() if profiler.last_session else None
-    whole = root.time if root is not None else 0.0
-    stack = [root] if root is not None else []
+    stack: list[tuple[Any, str]] = [(root, "other")] if root is not None else []
     while stack:
-        frame = stack.pop()
+        frame, inherited = stack.pop()
         path = (frame.file_path or "").replace("\\", "/")
-        if "site-packages/" in path:
-            package = path.split("site-packages/", 1)[1].split("/", 1)[0]
-        elif "/lib/python3" in path:
-            package = "stdlib"
-        elif path:
-            package = path.rsplit("/", 2)[-2] if "/" in path else path
-        else:
-            package = "builtins"
-        by_package[package] = by_package.get(package, 0.0) + frame.total_self_time
-        if re.search(r"/(app|connectors)/", path) and frame.function:
+        package = _package(path, inherited)
+        if not frame.children:
+            by_package[package] = by_package.get(package, 0.0) + frame.time
+            whole += frame.time
+        if re.search(r"/(app|connectors)/", path) and not frame.function.startswith("["):
             name = f"{frame.function} ({frame.file_path_short}:{frame.line_no})"
-            own[name] = max(own.get(name, 0.0), frame.time)
-        stack.extend(frame.children)
+            own[name] = own.get(name, 0.0) + frame.time
+        stack.extend((child, package) for child in frame.children)
     if not whole:
         return []
     ranked = sorted(by_package.items(), key=lambda kv: kv[1], reverse=True)[:top]
     mine = sorted(own.items(), key=lambda kv: kv[1], reverse=True)[:top]
     return [
-        "self time by package: "
+        "wall time by package: "
         + ", ".join(f"{name} {100 * t / whole:.0f}%" for name, t in ranked),
         "hub functions by total time: "
         + ", ".join(f"{name} {100 * t / whole:.0f}%" for name, t in mine),

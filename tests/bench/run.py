@@ -182,6 +182,28 @@ def write(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
     return as_json, as_md
 
 
+def keep_others(report: dict[str, Any], previous: Path) -> None:
+    """With --only: keep the other topics' figures and notes of the previous latest.json, and
+    say from which run they come."""
+    try:
+        old = json.loads(previous.read_text())
+    except (OSError, ValueError):
+        return
+    ran = set(report["topics"])
+    kept = [f for f in old.get("figures", []) if f.get("topic") not in ran]
+    kept_topics = sorted({str(f.get("topic")) for f in kept})
+    if not kept:
+        return
+    notes = [n for n in old.get("notes", []) if n.split(":", 1)[0] in kept_topics]
+    report["figures"] = kept + report["figures"]
+    report["notes"] = notes + report["notes"]
+    report["notes"].append(
+        f"figures of {', '.join(kept_topics)} are from the run of {old.get('date')} "
+        f"(commit {old.get('commit')}); {', '.join(sorted(ran))} ran on {report['date']}"
+    )
+    report["topics"] = kept_topics + report["topics"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.run")
     parser.add_argument("--only", action="append", help="run only this topic (repeatable)")
@@ -201,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         found = run_topic(topic, args.timeout)
         report["figures"] += found["figures"]
         report["notes"] += found["notes"]
+    if args.only:
+        keep_others(report, args.out / "latest.json")
     as_json, as_md = write(report, args.out)
     sys.stdout.write(as_md.read_text())
     print(f"wrote {as_json} and {as_md}", file=sys.stderr)  # noqa: T201
