@@ -49,6 +49,17 @@ LUA = HERE / "ingest.lua"
 THREADS, CONNECTIONS = 2, 16
 
 
+def production_web_env() -> dict[str, str]:
+    """The web settings of the production manifests (deploy/k8s/configmap.yaml)."""
+    text = (ROOT / "deploy/k8s/configmap.yaml").read_text()
+    found = {}
+    for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS"):
+        match = re.search(rf'^\s*{name}:\s*"?(\d+)"?', text, re.M)
+        if match:
+            found[name] = match.group(1)
+    return found
+
+
 def deliveries(path: Path, count: int, tag: str) -> None:
     """Write `count` signed, unique BOOKING_CREATED deliveries ("<signature> <body>" lines)."""
     template = json.loads(FIXTURE.read_text())
@@ -184,11 +195,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument(
+        "--web",
+        choices=("k8s", "default"),
+        default="k8s",
+        help="gunicorn processes/threads: deploy/k8s/configmap.yaml's, or gunicorn.conf.py's",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: `make bench` installs it (apt-get install wrk)")
     out = Figures()
-    with production(workers=0) as stack:
+    web_env = production_web_env() if args.web == "k8s" else {}
+    out.note(
+        "gunicorn: deploy/gunicorn.conf.py with "
+        + (", ".join(f"{k}={v}" for k, v in web_env.items()) or "its defaults")
+        + " (deploy/k8s/configmap.yaml)" * bool(web_env)
+        + ", for the hub and the baseline alike"
+    )
+    with production(workers=0, extra_env=web_env) as stack:
         base_url = start_baseline(stack)
         work = stack.tmp / "load"
         work.mkdir()

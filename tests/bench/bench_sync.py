@@ -54,6 +54,7 @@ class Driver:
         self.queue = stack.env["SESSIONHUB_QUEUE_NAME"]
         self.slot = 0
         self.lock = threading.Lock()
+        self.seen: dict[str, int] = {}  # the requests of the last `calls()`, by kind
 
     def next_start(self) -> datetime:
         with self.lock:
@@ -205,13 +206,18 @@ def calls(driver: Driver, action: Any) -> dict[str, int]:
     """Provider requests made while the hub handles `action()` (settled before and after)."""
     driver.settle()
     driver.clear()
+    driver.seen = {}
     action()
     driver.settle(timeout=300)
     found: dict[str, int] = {"writes": 0, "reads": 0, "calendar_reads": 0, "batches": 0}
+    found["token_refreshes"] = 0
     for r in driver.requests_log():
         batch = r["path"].startswith("/batch") or r["path"].endswith("$batch")
         if r.get("batch"):
             continue  # a part of a batch: the batch request itself is counted
+        if r["path"].endswith("/token"):  # OAuth: an access token expired, not a data call
+            found["token_refreshes"] += 1
+            continue
         if batch:
             found["batches"] += 1
         if r["method"] in WRITE and not batch and not r["path"].endswith(("/watch",)):
@@ -221,6 +227,8 @@ def calls(driver: Driver, action: Any) -> dict[str, int]:
             if r["provider"] in ("google", "outlook"):
                 found["calendar_reads"] += 1
         found[r["provider"]] = found.get(r["provider"], 0) + 1
+        seen = f"{r['provider']} {r['method']} {re.sub(r'[A-Za-z0-9_=@.-]{20,}', '…', r['path'])}"
+        driver.seen[seen] = driver.seen.get(seen, 0) + 1
     return found
 
 
@@ -228,6 +236,7 @@ def provider_calls(driver: Driver, out: Figures) -> None:
     start = driver.next_start()
     made: list[str] = []
     new = calls(driver, lambda: made.append(driver.book(start)[0]))
+    new_seen = dict(driver.seen)
     moved = calls(
         driver, lambda: made.append(driver.reschedule(made[0], start + timedelta(days=1)))
     )
@@ -251,6 +260,7 @@ def provider_calls(driver: Driver, out: Figures) -> None:
             met=echo_ok,
         )
         out.note(f"calls for a {name}: {found}")
+    out.note(f"the requests of the new video booking: {new_seen}")
 
     # an echo alone: push Google's and Outlook's notifications of our own event again
     def echo() -> None:
