@@ -96,4 +96,4 @@ def test_only_keeps_the_other_topics_of_the_previous_run(tmp_path: Path) -> None
         ("ingest", 150.0),
     ]
     assert new["notes"][:2] == ["slots: kept note", "ingest: new"]
-    assert "slots are from the run of 2026-11-21 12:00 UTC" in new["notes"][-1]
+    assert "slots ran 2026-11-21 12:00 UTC (commit abc1234)" in new["notes"][-1]

@@ -194,12 +194,18 @@ def keep_others(report: dict[str, Any], previous: Path) -> None:
     kept_topics = sorted({str(f.get("topic")) for f in kept})
     if not kept:
         return
+    origin = {t: {"date": old.get("date"), "commit": old.get("commit")} for t in kept_topics}
+    origin.update({t: r for t, r in old.get("runs", {}).items() if t in kept_topics})
     notes = [n for n in old.get("notes", []) if n.split(":", 1)[0] in kept_topics]
     report["figures"] = kept + report["figures"]
     report["notes"] = notes + report["notes"]
+    report["runs"] = {**origin, **report.get("runs", {})}
+    by_run: dict[str, list[str]] = {}
+    for topic, run in sorted(report["runs"].items()):
+        by_run.setdefault(f"{run['date']} (commit {run['commit']})", []).append(topic)
     report["notes"].append(
-        f"figures of {', '.join(kept_topics)} are from the run of {old.get('date')} "
-        f"(commit {old.get('commit')}); {', '.join(sorted(ran))} ran on {report['date']}"
+        "figures from several runs on this machine: "
+        + "; ".join(f"{', '.join(topics)} ran {when}" for when, topics in by_run.items())
     )
     report["topics"] = kept_topics + report["topics"]
 
@@ -219,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "figures": [],
         "notes": [],
     }
+    report["runs"] = {t: {"date": report["date"], "commit": report["commit"]} for t in topics}
     for topic in topics:
         found = run_topic(topic, args.timeout)
         report["figures"] += found["figures"]
