@@ -53,3 +53,14 @@ test: lint typecheck unit smoke
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks (not part of `make test`): every tests/bench/bench_*.py, each figure beside its
+# baseline, written to tests/bench/results/latest.{json,md}. `make bench ONLY=ingest` runs one.
+# The load generator is Debian's wrk, installed here if missing (as `browser` does for chromium).
+.PHONY: bench wrk
+wrk:
+	@command -v wrk >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+
+bench: install wrk
+	$(BIN)/python -m tests.bench.run $(if $(ONLY),--only $(ONLY))

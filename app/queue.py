@@ -143,7 +143,12 @@ class RedisQueue(JobQueue):
                     timedelta(seconds=delay), "jobs.runner.run", key, func, *args, **options
                 )
             else:
-                self.queue.enqueue("jobs.runner.run", key, func, *args, **options)
+                # one MULTI/EXEC round trip for the job, its queue entry and the queue set
+                with self.redis.pipeline() as pipe:
+                    self.queue.enqueue(
+                        "jobs.runner.run", key, func, *args, pipeline=pipe, **options
+                    )
+                    pipe.execute()
         except BaseException:
             self.redis.delete(self.key("pending", key))
             raise

@@ -107,6 +107,38 @@ def coach_creates(calendar_id: str) -> Response:
     return _reply(event, changed(cal, deliver=_deliver(body)), 201)
 
 
+@blueprint.post("/calendars/<calendar_id>/events/bulk")
+def coach_creates_many(calendar_id: str) -> Response:
+    """POST {count, start, every_minutes?, minutes?, push?}: `count` one-off events made by the
+    coach, `every_minutes` apart from `start` (benchmarks fill large calendars with it); one
+    `exists` push to the live channels afterwards when `push` is true (default: none)."""
+    body = json_body()
+    count, every, minutes = (
+        body.get("count"),
+        body.get("every_minutes", 60),
+        body.get("minutes", 30),
+    )
+    for key, value, high in (("count", count, 200_000), ("every_minutes", every, 100_000)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
+            raise ApiError(400, f"{key} must be an integer from 1 to {high}")
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 1440:
+        raise ApiError(400, "minutes must be an integer from 1 to 1440")
+    assert isinstance(count, int)  # noqa: S101 - checked above
+    cal = store().calendar(calendar_id)
+    first = event_time(_when(body.get("start"), "start", False))
+    assert first is not None  # noqa: S101 - _when checked it
+    for i in range(count):
+        at = first + timedelta(minutes=every * i)
+        data = {
+            "summary": f"Busy {i}",
+            "start": {"dateTime": iso_s(at), "timeZone": "UTC"},
+            "end": {"dateTime": iso_s(at + timedelta(minutes=minutes)), "timeZone": "UTC"},
+        }
+        store().insert(cal, data, made_by="coach")
+    deliveries = changed(cal) if body.get("push") is True else []
+    return json_response({"inserted": count, "deliveries": deliveries}, 201)
+
+
 @blueprint.patch("/calendars/<calendar_id>/events/<event_id>")
 def coach_edits(calendar_id: str, event_id: str) -> Response:
     """PATCH {start?, end?, summary?, ...}: a new start alone keeps the event's length."""

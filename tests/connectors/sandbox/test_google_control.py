@@ -197,3 +197,25 @@ def test_hub_env_points_the_hub_at_google_too(api: Api) -> None:
         "s",
     )
     assert "SESSIONHUB_GOOGLE_API_KEY" not in custom
+
+
+def test_bulk_events_fill_a_calendar_and_push_once_when_asked(api: Api) -> None:
+    token = api.google_connect()["access_token"]
+    primary = api.google("GET", "/calendar/v3/users/me/calendarList", token).json()["items"][0]
+    path = f"/google/calendars/{primary['id']}/events/bulk"
+    made = api.control(
+        "POST", path, json={"count": 3, "start": "2030-03-01T09:00:00Z", "every_minutes": 90}
+    )
+    assert made.status_code == 201, made.text
+    assert made.json() == {"inserted": 3, "deliveries": []}
+    listed = api.google("GET", f"/calendar/v3/calendars/{primary['id']}/events", token).json()
+    starts = sorted(e["start"]["dateTime"] for e in listed["items"])
+    assert starts == ["2030-03-01T09:00:00Z", "2030-03-01T10:30:00Z", "2030-03-01T12:00:00Z"]
+    at = "2030-03-01T09:00:00Z"
+    for bad in (
+        {"count": 0, "start": at},
+        {"count": "3", "start": at},
+        {"count": 2, "minutes": 0, "start": at},
+        {"count": 1, "start": "not a time"},
+    ):
+        assert api.control("POST", path, json=bad).status_code == 400, bad
