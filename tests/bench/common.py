@@ -230,6 +230,10 @@ def hub_env(schema: str, tmp: Path, web_port: int, sandbox: str, redis_port: int
         "SESSIONHUB_PUBLIC_URL": url,
         "SESSIONHUB_VAR_DIR": str(tmp / "var"),
         "SESSIONHUB_QUEUE_NAME": f"bench-{uuid.uuid4().hex[:8]}",
+        # capacity, not the limits, is measured: the limiter still counts every request (its Redis
+        # round trip is in the figures) but never refuses one
+        "SESSIONHUB_RATE_LIMIT_WEBHOOKS": "1000000/minute",
+        "SESSIONHUB_RATE_LIMIT_API": "1000000/minute",
         "SESSIONHUB_CALCOM_WEBHOOK_SECRET": CALCOM_SECRET,
         "SESSIONHUB_CALCOM_API_KEY": "smoke-calcom-key",
         "SESSIONHUB_CALCOM_API_URL": f"{sandbox}/calcom/v2",

@@ -168,15 +168,23 @@ def get_slots(coach_id: str) -> Response:
         raise ValidationFailed("the window may span at most 62 days", field="to")
     duration = timedelta(minutes=as_int(args.get("duration", "30"), "duration", low=5, high=720))
     step = timedelta(minutes=as_int(args.get("step", "30"), "step", low=5, high=720))
-    coach, rules, overrides = _load(as_uuid(coach_id, "coach_id"))
-    shown = ZoneInfo(as_timezone(args.get("tz", coach.timezone), "tz"))
+    cid = as_uuid(coach_id, "coach_id")
     now = utcnow()
-    start = max(start, now)
-    end = min(end, now + timedelta(days=coach.horizon_days))
+    with hub().db.session() as db:  # one transaction: the coach, their hours, what is taken
+        coach = db.get(Coach, cid)
+        if coach is None:
+            raise NotFound("no such coach", field="coach_id")
+        rules, overrides = hours(db, cid)
+        shown = ZoneInfo(as_timezone(args.get("tz", coach.timezone), "tz"))
+        start = max(start, now)
+        end = min(end, now + timedelta(days=coach.horizon_days))
+        busy = (
+            taken(db, cid, start, end, timedelta(minutes=coach.buffer_minutes))
+            if start < end
+            else []
+        )
     found: list[tuple[Any, Any]] = []
     if start < end:
-        with hub().db.session() as db:
-            busy = taken(db, coach.id, start, end, timedelta(minutes=coach.buffer_minutes))
         found = slots(
             rules,
             overrides,
