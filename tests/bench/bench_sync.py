@@ -25,7 +25,7 @@ import requests
 
 from tests.bench.common import BIN, Figures, Stack, log, median, percentile
 from tests.bench.common import production as production_stack
-from tests.e2e.google_support import COACH, link_google
+from tests.e2e.google_support import COACH, link_google, link_outlook_page
 
 VIDEO = "integrations:office365_video"
 UUIDS = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
@@ -153,16 +153,7 @@ def link_calendars(stack: Stack) -> str:
     page = link_google(adapter, coach)  # type: ignore[arg-type]
     assert page.status_code == 200, page.text[-400:]
     assert "linked" in page.text, page.text[-400:]
-    browser = requests.Session()
-    browser.trust_env = False
-    browser.verify = stack.env.get("SESSIONHUB_OUTLOOK_CA_BUNDLE") or True
-    page = link_google(
-        adapter,  # type: ignore[arg-type]
-        coach,
-        browser=browser,
-        provider="outlook",
-        decision="accept",
-    )
+    page = link_outlook_page(adapter, coach, stack.env["SESSIONHUB_OUTLOOK_CA_BUNDLE"])  # type: ignore[arg-type]
     assert page.status_code == 200, page.text[-400:]
     assert "linked" in page.text, page.text[-400:]
     return coach

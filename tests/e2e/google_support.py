@@ -131,6 +131,14 @@ def link_google(
     )
 
 
+def link_outlook_page(stack: Stack, coach_id: str, ca_bundle: str) -> requests.Response:
+    """The Outlook link flow (Microsoft's consent on the sandbox's HTTPS listener, its own CA)."""
+    browser = loopback_browser()  # the Secure session cookie goes to 127.0.0.1, as in browsers
+    browser.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+    browser.verify = ca_bundle
+    return link_google(stack, coach_id, browser=browser, provider="outlook", decision="accept")
+
+
 def connections(stack: Stack, coach_id: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = stack.get(f"/coaches/{coach_id}/connections")["items"]
     return items

@@ -34,7 +34,7 @@ from cryptography.fernet import Fernet
 
 from tests import services
 from tests.conftest import need
-from tests.e2e.google_support import COACH, link_google, loopback_browser
+from tests.e2e.google_support import COACH, link_google, link_outlook_page
 from tests.e2e.stack import Stack
 from tests.e2e.test_serve import free_port
 from tests.procs import ROOT, Procs, start_redis, wait_for
@@ -440,10 +440,7 @@ def calendars(hub: Hub) -> None:
     site = cast(Stack, SimpleNamespace(api=hub.http, url=hub.url))
     page = link_google(site, coach["id"])
     assert "Your calendar is linked" in page.text, page.text[-800:]
-    browser = loopback_browser()  # sends the Secure session cookie to 127.0.0.1, as browsers do
-    browser.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
-    browser.verify = hub.env["SESSIONHUB_OUTLOOK_CA_BUNDLE"]
-    page = link_google(site, coach["id"], browser=browser, provider="outlook", decision="accept")
+    page = link_outlook_page(site, coach["id"], hub.env["SESSIONHUB_OUTLOOK_CA_BUNDLE"])
     assert "Your calendar is linked" in page.text, page.text[-800:]
 
     def watched() -> list[dict[str, Any]] | None:
