@@ -89,8 +89,8 @@ def store_delivery(
             engine,
             {
                 "provider": provider,
-                "dedupe_key": dedupe_key[:512],
-                "event_type": event_type[:128],
+                "dedupe_key": _text(dedupe_key)[:512],
+                "event_type": _text(event_type)[:128],
                 "received_at": utcnow(),
                 "headers": json.dumps(dict(headers)),
                 "body": raw,
