@@ -90,6 +90,7 @@ def play(hub: FaultHub) -> None:
     ]
     rooms = [r for r in hub.rooms() if r == room]
     [daily] = [ln for ln in done["links"] if ln["provider"] == "daily"]  # type: ignore[union-attr]
+    sessions = hub.api("GET", "/sessions", params={"limit": 50}).json()["items"]
     figures = {
         "worker killed": victim,
         "processes killed": killed,
@@ -98,10 +99,19 @@ def play(hub: FaultHub) -> None:
         "rooms for the session": len(rooms),
         "all rooms": len(hub.rooms()),
         "link": [daily["state"], daily["external_id"]],
+        "sessions": [
+            [
+                item["id"],
+                item["source"],
+                [[ln["provider"], ln["external_id"]] for ln in item["links"]],
+            ]
+            for item in sessions
+        ],
     }
     print("\nWORKER SIGKILL FIGURES:", json.dumps(figures))  # noqa: T201 - the closing figures
-    assert rooms == [room]  # one room: no duplicate provider object
-    assert len(hub.rooms()) == 1
+    assert rooms == [room]  # one room for the session: no duplicate provider object
+    # and Daily holds no room without a session (an orphan of the killed job): one per session
+    assert sorted(hub.rooms()) == sorted(f"hub-{uuid.UUID(str(x['id'])).hex}" for x in sessions)
     assert len(creations) >= 2  # the job really ran again after the kill
     assert daily["external_id"] == room
     assert str(done["meeting_url"]).endswith(room)
