@@ -10,12 +10,12 @@ from app import inbox
 from tests.conftest import AppFactory, hub_of
 
 
+@pytest.mark.postgres
 def test_insert_is_committed_and_survives_a_killed_connection(
-    make_app: AppFactory, db_url: str
+    make_app: AppFactory, postgresql_url: str
 ) -> None:
-    if "postgresql" not in db_url:
-        pytest.skip("the lean path is PostgreSQL's")
-    engine = hub_of(make_app(db_url)).db.engine
+    # the lean path is PostgreSQL's (SQLite takes the Core insert, tested in test_inbox.py)
+    engine = hub_of(make_app(postgresql_url)).db.engine
     first, new = inbox.store_delivery(engine, "testhook", "k-1", "created", {"a": "b"}, b"{}")
     assert new
     with engine.connect() as other:  # another connection sees it: committed, not in flight
