@@ -15,8 +15,10 @@ data export and erasure only scan above it (app/people.py).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import takewhile
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -59,36 +61,86 @@ def _in_flight(row: WebhookDelivery) -> bool:
     return row.state == "waiting" or (row.state == "received" and row.attempts < MAX_ATTEMPTS)
 
 
+def _purge_delivery(row: WebhookDelivery) -> str:
+    if _in_flight(row):
+        return "held"
+    if is_tombstone(row.body):
+        return "done"
+    row.body = tombstone_body("purged")
+    row.headers = tombstone_headers(dict(row.headers))
+    return "purged"
+
+
+def _purge_message(message: OutboundMessage) -> str:
+    if message.state == "pending":
+        return "held"
+    if message.payload.get("purged") is True:
+        return "done"
+    message.payload = {"purged": True, "at": iso(utcnow())}
+    return "purged"
+
+
 def _purge_inbox(h: Hub, cutoff: datetime, batch: int, max_batches: int) -> int:
+    return _walk(
+        h,
+        WebhookDelivery,
+        WebhookDelivery.received_at,
+        INBOX_CURSOR,
+        _purge_delivery,
+        cutoff,
+        batch,
+        max_batches,
+    )
+
+
+def _purge_outbox(h: Hub, cutoff: datetime, batch: int, max_batches: int) -> int:
+    return _walk(
+        h,
+        OutboundMessage,
+        OutboundMessage.created_at,
+        OUTBOX_CURSOR,
+        _purge_message,
+        cutoff,
+        batch,
+        max_batches,
+    )
+
+
+def _walk(
+    h: Hub,
+    model: Any,
+    stamp: Any,
+    cursor_key: str,
+    purge: Callable[[Any], str],
+    cutoff: datetime,
+    batch: int,
+    max_batches: int,
+) -> int:
+    """Walk `model` by id from its cursor while rows are older than `cutoff`, in short
+    transactions; `purge(row)` answers "purged", "done" (already a tombstone) or "held" (still
+    in flight: the cursor stays before it so a later run comes back)."""
     with h.db.session() as db:
-        cursor = int(read_value(db, INBOX_CURSOR) or 0)
+        cursor = int(read_value(db, cursor_key) or 0)
     start = position = cursor
     held, purged = False, 0
     for _ in range(max_batches):
         with h.db.session() as db:
             heads = list(
                 db.exec(
-                    select(WebhookDelivery.id, WebhookDelivery.received_at)
-                    .where(col(WebhookDelivery.id) > position)
-                    .order_by(col(WebhookDelivery.id))
+                    select(model.id, stamp)
+                    .where(col(model.id) > position)
+                    .order_by(col(model.id))
                     .limit(batch)
                 )
             )
-            old = list(takewhile(lambda r: r[1] < cutoff, heads))  # stop at the first young one
-            ids = [r[0] for r in old]
-            rows = {
-                r.id: r
-                for r in db.exec(select(WebhookDelivery).where(col(WebhookDelivery.id).in_(ids)))
-            }
+            ids = [r[0] for r in takewhile(lambda r: r[1] < cutoff, heads)]  # stop at a young one
+            rows = {r.id: r for r in db.exec(select(model).where(col(model.id).in_(ids)))}
             for row_id in ids:
                 row = rows.get(row_id)
-                if row is None:
-                    pass  # deleted meanwhile: nothing left to purge
-                elif _in_flight(row):
+                outcome = "done" if row is None else purge(row)  # None: deleted meanwhile
+                if outcome == "held":
                     held = True
-                elif not is_tombstone(row.body):
-                    row.body = tombstone_body("purged")
-                    row.headers = tombstone_headers(dict(row.headers))
+                elif outcome == "purged":
                     db.add(row)
                     purged += 1
                 if not held:
@@ -96,50 +148,8 @@ def _purge_inbox(h: Hub, cutoff: datetime, batch: int, max_batches: int) -> int:
             if ids:
                 position = ids[-1] or position
             if cursor != start:
-                write_value(db, INBOX_CURSOR, str(cursor))
-                start = cursor
-        if len(old) < len(heads) or len(heads) < batch:
-            break  # reached the retention window, or the end
-    return purged
-
-
-def _purge_outbox(h: Hub, cutoff: datetime, batch: int, max_batches: int) -> int:
-    with h.db.session() as db:
-        cursor = int(read_value(db, OUTBOX_CURSOR) or 0)
-    start = position = cursor
-    held, purged = False, 0
-    for _ in range(max_batches):
-        with h.db.session() as db:
-            heads = list(
-                db.exec(
-                    select(OutboundMessage.id, OutboundMessage.created_at)
-                    .where(col(OutboundMessage.id) > position)
-                    .order_by(col(OutboundMessage.id))
-                    .limit(batch)
-                )
-            )
-            ids = [r[0] for r in takewhile(lambda r: r[1] < cutoff, heads)]
-            rows = {
-                r.id: r
-                for r in db.exec(select(OutboundMessage).where(col(OutboundMessage.id).in_(ids)))
-            }
-            for row_id in ids:
-                message = rows.get(row_id)
-                if message is None:
-                    pass  # deleted meanwhile
-                elif message.state == "pending":
-                    held = True
-                elif message.payload.get("purged") is not True:
-                    message.payload = {"purged": True, "at": iso(utcnow())}
-                    db.add(message)
-                    purged += 1
-                if not held:
-                    cursor = row_id or cursor
-            if ids:
-                position = ids[-1] or position
-            if cursor != start:
-                write_value(db, OUTBOX_CURSOR, str(cursor))
+                write_value(db, cursor_key, str(cursor))
                 start = cursor
         if len(ids) < len(heads) or len(heads) < batch:
-            break
+            break  # reached the retention window, or the end
     return purged
