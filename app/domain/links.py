@@ -10,6 +10,7 @@ from sqlmodel import select
 from app.db import utcnow
 from app.models import ProviderLink, Session
 from connectors.base import Change
+from connectors.errors import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,16 @@ def mark_links(db: Db, session: Session, source: str) -> tuple[str, ...]:
     return tuple(sorted(set(pending)))
 
 
-def learn_links(db: Db, session: Session, change: Change) -> None:
+class LinkedElsewhere(TransientError):
+    """A new session's own provider id was linked to another session meanwhile.
+
+    Two transactions created a session for one booking at once: the other one committed
+    between this one's lookup and its link. Rolling back and retrying finds that session,
+    so one booking never makes two sessions.
+    """
+
+
+def learn_links(db: Db, session: Session, change: Change, created: bool = False) -> None:
     """Record the provider ids this change names; a replaced id stays linked as history."""
     # (provider, id, active, managed): ids another system owns (a Cal Video room, a Stripe
     # payment) are linked for lookup only and never written by the hub
@@ -68,6 +78,10 @@ def learn_links(db: Db, session: Session, change: Change) -> None:
                 data={} if managed else {"managed": False},
             )
         elif link.session_id != session.id:
+            if created and provider == change.source and active:
+                raise LinkedElsewhere(
+                    f"{provider} id {external_id!r} was linked to another session meanwhile"
+                )
             log.warning(
                 "provider id already linked to another session",
                 extra={"provider": provider, "session_id": str(session.id)},

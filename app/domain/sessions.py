@@ -144,7 +144,7 @@ def _create(db: Db, change: Change) -> Applied:
     _advance_clock(session, change)
     db.add(session)
     db.flush()
-    learn_links(db, session, change)
+    learn_links(db, session, change, created=True)
     _event(db, session, change, applied=True, data={"created": True, **_describe(diff)})
     pending = mark_links(db, session, change.source)
     return Applied(

@@ -248,3 +248,50 @@ def test_a_reschedule_during_room_creation_still_moves_the_room(
     queue = h.queue
     assert isinstance(queue, InProcessQueue)
     assert f"reconcile:daily:{sid}" in queue._pending  # noqa: SLF001
+
+
+def test_two_creations_of_one_booking_make_one_session(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook and the catch-up sweep (or two deliveries) create a session for one booking
+    at once; the other commits between this one's lookup and its link. Seen once in the worker
+    kill drill: two sessions, two rooms, one booking. This one must roll back and retry."""
+    import app.domain.sessions as sessions_mod
+    from app.domain.links import LinkedElsewhere
+
+    h = hub_of(app)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    booking = Change(
+        source="calcom",
+        external_id="bk-race",
+        event="created",
+        occurred_at=datetime.now(UTC),
+        create=True,
+        status="confirmed",
+        start_at=start,
+        end_at=start + timedelta(hours=1),
+        coach=Person("coach@example.com", "Coach"),
+        attendee=Person("ann@example.com", "Ann"),
+    )
+    locate = sessions_mod._locate  # noqa: SLF001
+
+    def stale_locate(db: Any, change: Change) -> Any:
+        return None, None  # what this transaction's lookup saw, before the other committed
+
+    with app.app_context():
+        with h.db.session() as other:  # the other transaction commits its session
+            apply_change(other, booking)
+        monkeypatch.setattr(sessions_mod, "_locate", stale_locate)
+        with pytest.raises(LinkedElsewhere), h.db.session() as db:
+            apply_change(db, booking)
+        monkeypatch.setattr(sessions_mod, "_locate", locate)
+        with h.db.session() as db:  # the retry finds the session the other one made
+            again = apply_change(db, booking)
+        with h.db.session() as db:
+            sessions = db.exec(select(Session)).all()
+            links = db.exec(select(ProviderLink)).all()
+    assert len(sessions) == 1, "one booking, one session"
+    assert [(link.provider, link.session_id) for link in links] == [("calcom", sessions[0].id)]
+    assert again.session_id == sessions[0].id
+    assert not again.created
+    assert issubclass(LinkedElsewhere, TransientError)  # the job runner retries it
