@@ -212,6 +212,9 @@ class Connector(ABC):
     #: whether a delivery about a session the hub does not hold yet waits for it (payments
     #: often arrive before the booking) instead of failing
     waits_for_session: ClassVar[bool] = False
+    #: the session fields the hub's writes carry to this provider; a change to none of them
+    #: leaves its link in sync (no job, no call). None: every field may matter
+    written_fields: ClassVar[frozenset[str] | None] = None
 
     def handshake(self, query: Mapping[str, str], headers: Headers, raw: bytes) -> Reply | None:
         """Answer a provider's probe or validation request directly, or None to go on."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from sqlmodel import Session as Db
 from sqlmodel import select
 
+import connectors
 from app.db import utcnow
 from app.models import ProviderLink, Session
 from connectors.base import Change
@@ -24,8 +26,14 @@ def find_link(db: Db, provider: str, external_id: str) -> ProviderLink | None:
     ).first()
 
 
-def mark_links(db: Db, session: Session, source: str) -> tuple[str, ...]:
-    """Mark every active link `pending` except the source's own, which is now in sync."""
+def mark_links(
+    db: Db, session: Session, source: str, fields: Collection[str] | None = None
+) -> tuple[str, ...]:
+    """Mark every active link `pending` except the source's own, which is now in sync.
+
+    With the changed `fields` known, a link in sync whose provider is written none of them
+    stays in sync at the new version.
+    """
     pending: list[str] = []
     for link in db.exec(
         select(ProviderLink).where(ProviderLink.session_id == session.id, ProviderLink.active)
@@ -36,6 +44,8 @@ def mark_links(db: Db, session: Session, source: str) -> tuple[str, ...]:
             link.last_error = None
         elif link.data.get("managed") is False:
             continue
+        elif _unaffected(link, fields):
+            link.synced_version = session.version
         else:
             link.state = "pending"
             pending.append(link.provider)
@@ -51,6 +61,15 @@ class LinkedElsewhere(TransientError):
     between this one's lookup and its link. Rolling back and retrying finds that session,
     so one booking never makes two sessions.
     """
+
+
+def _unaffected(link: ProviderLink, fields: Collection[str] | None) -> bool:
+    """A link in sync that none of the changed fields concern."""
+    if fields is None or link.state != "synced" or link.external_id is None:
+        return False
+    connector = connectors.get(link.provider)
+    written = connector.written_fields if connector is not None else None
+    return written is not None and not written.intersection(fields)
 
 
 def learn_links(db: Db, session: Session, change: Change, created: bool = False) -> None:

@@ -116,7 +116,7 @@ def apply_change(db: Db, change: Change) -> Applied:
         applied=True,
         data={**_describe(diff), **({"flag": flag} if flag else {})},
     )
-    pending = mark_links(db, session, change.source)
+    pending = mark_links(db, session, change.source, diff)
     return Applied(
         session.id, session.version, changed=True, pending=pending, fields=tuple(sorted(diff))
     )

@@ -105,6 +105,9 @@ class CalcomConnector(Connector):
         const.VERSION_HEADER,
     )
     accepted_status: ClassVar[int] = 200
+    #: a booking's time (reschedule) and status (confirm, decline, cancel) are all the hub
+    #: writes to Cal.com: a new join URL or a renamed title is not worth a read and a write
+    written_fields: ClassVar[frozenset[str] | None] = frozenset({"start_at", "end_at", "status"})
 
     def verify(self, headers: Headers, raw: bytes, secrets: Sequence[str]) -> None:
         """Check the HMAC over the raw bytes; raise InvalidSignature(reason)."""

@@ -35,7 +35,6 @@ class DailyOutbound(Outbound):
 
     def __init__(self, client: DailyClient) -> None:
         self.client = client
-        self._domain: str | None = None
 
     def create(self, session: SessionView) -> PushResult:
         """Create the room; a room already there under the name is adopted and moved."""
@@ -81,16 +80,6 @@ class DailyOutbound(Outbound):
             room = self.client.update_room(name, wanted)
         return room
 
-    def _domain_id(self) -> str | None:
-        """The domain id self-signed meeting tokens carry (claim `d`), read once per writer."""
-        if self._domain is None:
-            try:
-                found = self.client.get_domain().get("domain_id")
-            except PermanentError:  # no domain endpoint (an emulator): tokens need the API then
-                found = None
-            self._domain = found if isinstance(found, str) else ""
-        return self._domain or None
-
     def _result(
         self, name: str, room: Mapping[str, Any], opens: datetime, closes: datetime
     ) -> PushResult:
@@ -103,9 +92,6 @@ class DailyOutbound(Outbound):
             "exp": unix_seconds(closes),
             "managed": True,
         }
-        # self-signed meeting tokens (connectors.daily.tokens) need the domain id
-        if domain_id := self._domain_id():
-            data["domain_id"] = domain_id
         return PushResult(external_id=name, remote_version=None, data=data, meeting_url=url)
 
 

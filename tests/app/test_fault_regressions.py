@@ -295,3 +295,54 @@ def test_two_creations_of_one_booking_make_one_session(
     assert again.session_id == sessions[0].id
     assert not again.created
     assert issubclass(LinkedElsewhere, TransientError)  # the job runner retries it
+
+
+def test_a_change_cal_com_is_not_written_leaves_its_link_in_sync(app: Flask) -> None:
+    """A new join URL (the room) is nothing the hub writes to Cal.com: no job, no GET of the
+    booking; a new time is."""
+    h = hub_of(app)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    with app.app_context(), h.db.session() as db:
+        made = apply_change(
+            db,
+            Change(
+                source="calcom",
+                external_id="bk-url",
+                event="created",
+                occurred_at=datetime.now(UTC),
+                create=True,
+                status="confirmed",
+                start_at=start,
+                end_at=start + timedelta(hours=1),
+                coach=Person("coach@example.com", "Coach"),
+                attendee=Person("ann@example.com", "Ann"),
+            ),
+        )
+        room = apply_change(
+            db,
+            Change(
+                source="daily",
+                external_id="hub-room",
+                session_id=str(made.session_id),
+                event="meeting_url_set",
+                occurred_at=datetime.now(UTC),
+                meeting_url="https://hub.daily.co/hub-room",
+            ),
+        )
+        assert room.changed
+        assert "calcom" not in room.pending
+        [link] = db.exec(select(ProviderLink).where(ProviderLink.provider == "calcom")).all()
+        assert (link.state, link.synced_version) == ("synced", room.version)
+        moved = apply_change(
+            db,
+            Change(
+                source="api",
+                external_id=None,
+                session_id=str(made.session_id),
+                event="rescheduled",
+                occurred_at=datetime.now(UTC),
+                start_at=start + timedelta(hours=2),
+                end_at=start + timedelta(hours=3),
+            ),
+        )
+        assert moved.pending == ("calcom", "daily")  # the booking and the room move

@@ -186,6 +186,13 @@ def test_join_tokens_before_within_and_after_the_window(stack: Stack) -> None:
     )
     assert (attendee["ud"], attendee["o"], attendee["u"]) == ("attendee", False, "Ann")
     assert join(stack, soon["id"], "someone").status_code == 400
+    # the domain id is read from Daily once for the hub, never when rooms are written
+    domain_reads = [
+        r
+        for r in stack.sandbox.state.requests_matching("daily")
+        if (r.method, r.path) == ("GET", "/")
+    ]
+    assert len(domain_reads) == 1
 
     past = stack.session_by("calcom", book(stack, at(hours=-3), minutes=30)["uid"])
     gone = join(stack, past["id"], "attendee")

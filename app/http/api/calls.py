@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -9,14 +11,19 @@ from flask import Response, jsonify
 from sqlmodel import col, select
 
 from app.db import iso, utcnow
-from app.errors import Forbidden, Gone, NotFound, NotReady, ValidationFailed
+from app.errors import Forbidden, Gone, NotFound, NotReady, Unavailable, ValidationFailed
 from app.http.api import bp, schemas
 from app.http.api.contract import contract
 from app.http.api.params import as_uuid, body
 from app.hub import hub
+from app.kv import read_value, write_value
 from app.models import Coach, ProviderLink, Session, SessionEvent
+from connectors.daily.client import DailyClient
 from connectors.daily.outbound import join_window
 from connectors.daily.tokens import sign_meeting_token
+from connectors.errors import ConnectorError
+
+log = logging.getLogger(__name__)
 
 CALL_EVENTS = (
     "call_started",
@@ -71,9 +78,9 @@ def join(session_id: str) -> tuple[Response, int]:
             code="external_room",
             meeting_url=session.meeting_url,
         )
-    domain_id = link.data.get("domain_id")
-    if not api_key or not link.external_id or link.data.get("deleted") or not domain_id:
+    if not api_key or not link.external_id or link.data.get("deleted"):
         raise NotReady("the room is being prepared, retry in a few seconds")
+    domain_id = link.data.get("domain_id") or _domain_id(api_key)
     name = (coach.name if coach else "") if who == "coach" else session.attendee_name
     token = sign_meeting_token(
         api_key,
@@ -90,6 +97,30 @@ def join(session_id: str) -> tuple[Response, int]:
     return jsonify(
         {"url": url, "token": token, "opens_at": iso(opens), "closes_at": iso(closes)}
     ), 200
+
+
+def _domain_id(api_key: str) -> str:
+    """The Daily domain id self-signed tokens carry (claim `d`): read from Daily once per hub
+    and API key, then kept in the database — never on the path that writes rooms."""
+    h = hub()
+    name = "daily:domain_id:" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
+    with h.db.session() as db:
+        known = read_value(db, name)
+    if known:
+        return known
+    try:
+        found = DailyClient(api_key, h.settings.api_url("daily")).get_domain().get("domain_id")
+    except ConnectorError as err:
+        log.warning("Daily's domain could not be read", extra={"reason": str(err)[:200]})
+        raise Unavailable(
+            "Daily cannot be reached to sign the token, retry in a few seconds",
+            code="daily_unavailable",
+        ) from err
+    if not isinstance(found, str) or not found:
+        raise Unavailable("Daily answered without a domain id", code="daily_unavailable")
+    with h.db.session() as db:
+        write_value(db, name, found)
+    return found
 
 
 @bp.get("/sessions/<session_id>/summary")

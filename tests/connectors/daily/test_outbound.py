@@ -22,7 +22,6 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 END = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 NBF = 1772441100  # 08:45
 EXP = 1772449200  # 11:00
-DOMAIN_ID = "30f866c3-9123-452a-8723-ff58322d09c5"
 
 
 def session(start: datetime = START, end: datetime = END, **extra: Any) -> SessionView:
@@ -48,16 +47,9 @@ def room(**config: Any) -> dict[str, Any]:
     return {"id": "r-1", "name": NAME, "privacy": "private", "url": URL, "config": config}
 
 
-def expected(nbf: int = NBF, exp: int = EXP, domain: str | None = DOMAIN_ID) -> PushResult:
+def expected(nbf: int = NBF, exp: int = EXP) -> PushResult:
     data: dict[str, Any] = {"url": URL, "nbf": nbf, "exp": exp, "managed": True}
-    if domain:
-        data["domain_id"] = domain
     return PushResult(external_id=NAME, remote_version=None, data=data, meeting_url=URL)
-
-
-def domain() -> None:
-    """Daily's domain configuration (GET /), where self-signed tokens find the domain id."""
-    responses.get(f"{API}/", json={"domain_name": "hub", "domain_id": DOMAIN_ID, "config": {}})
 
 
 @pytest.fixture
@@ -117,26 +109,18 @@ def test_create(outbound: DailyOutbound) -> None:
             matchers.header_matcher({"Authorization": f"Bearer {KEY}"}),
         ],
     )
-    domain()
     assert outbound.create(session()) == expected()
-    assert calls() == [f"POST {API}/rooms", f"GET {API}/"]
+    assert calls() == [f"POST {API}/rooms"]
 
 
 @responses.activate
-def test_the_domain_id_is_read_once_per_writer(outbound: DailyOutbound) -> None:
+def test_room_writes_never_read_the_domain(outbound: DailyOutbound) -> None:
+    """A new booking costs one call here (the join endpoint finds the domain id itself)."""
     responses.post(f"{API}/rooms", json=room())
     responses.post(f"{API}/rooms/{NAME}", json=room())
-    domain()
     outbound.create(session())
     assert outbound.update(session(), LinkState(NAME)) == expected()
-    assert calls().count(f"GET {API}/") == 1
-
-
-@responses.activate
-def test_without_a_domain_endpoint_the_room_is_still_made(outbound: DailyOutbound) -> None:
-    responses.post(f"{API}/rooms", json=room())
-    responses.get(f"{API}/", status=404, json={"error": "not-found"})
-    assert outbound.create(session()) == expected(domain=None)
+    assert calls() == [f"POST {API}/rooms", f"POST {API}/rooms/{NAME}"]
 
 
 @responses.activate
@@ -152,13 +136,11 @@ def test_create_after_a_crash_adopts_and_moves_the_room(outbound: DailyOutbound)
         json=room(nbf=NBF, exp=EXP),
         match=[matchers.json_params_matcher({"properties": {"nbf": NBF, "exp": EXP}})],
     )
-    domain()
     assert outbound.create(session()) == expected()
     assert calls() == [
         f"POST {API}/rooms",
         f"GET {API}/rooms/{NAME}",
         f"POST {API}/rooms/{NAME}",
-        f"GET {API}/",
     ]
 
 
@@ -170,9 +152,8 @@ def test_create_adopts_a_room_already_right_without_writing(outbound: DailyOutbo
         json={"error": "invalid-request-error", "info": f"a room named {NAME} already exists"},
     )
     responses.get(f"{API}/rooms/{NAME}", json=room(nbf=NBF, exp=EXP))
-    domain()
     assert outbound.create(session()) == expected()
-    assert calls() == [f"POST {API}/rooms", f"GET {API}/rooms/{NAME}", f"GET {API}/"]
+    assert calls() == [f"POST {API}/rooms", f"GET {API}/rooms/{NAME}"]
 
 
 @responses.activate
@@ -203,7 +184,6 @@ def test_update_moves_the_window(outbound: DailyOutbound) -> None:
         ],
     )
     link = LinkState(external_id=NAME, data=expected().data)
-    domain()
     result = outbound.update(session(START + later, END + later), link)
     assert result == expected(NBF + 86400, EXP + 86400)
 
@@ -212,15 +192,13 @@ def test_update_moves_the_window(outbound: DailyOutbound) -> None:
 def test_update_of_a_missing_room_creates_it(outbound: DailyOutbound) -> None:
     responses.post(f"{API}/rooms/{NAME}", status=404, json={"error": "not-found"})
     responses.post(f"{API}/rooms", json=room(nbf=NBF, exp=EXP))
-    domain()
     assert outbound.update(session(), LinkState(external_id=NAME)) == expected()
-    assert calls() == [f"POST {API}/rooms/{NAME}", f"POST {API}/rooms", f"GET {API}/"]
+    assert calls() == [f"POST {API}/rooms/{NAME}", f"POST {API}/rooms"]
 
 
 @responses.activate
 def test_update_without_an_external_id_uses_the_session_room(outbound: DailyOutbound) -> None:
     responses.post(f"{API}/rooms/{NAME}", json=room(nbf=NBF, exp=EXP))
-    domain()
     assert outbound.update(session(), LinkState(external_id=None)) == expected()
 
 
