@@ -1,4 +1,4 @@
-"""Per-session locks for reconciliation: one job per session touches providers at a time.
+"""Per-session locks for reconciliation: one job per session and provider at a time.
 
 PostgreSQL: a session-level advisory lock (no transaction is held open across the provider
 call). Otherwise: a Redis lock when the queue is on Redis, else a lock in this process
@@ -32,9 +32,18 @@ def _key(kind: str, thing: uuid.UUID) -> int:
     return int.from_bytes(thing.bytes[:8], "big", signed=True) ^ zlib.crc32(kind.encode())
 
 
-def session_lock(hub: Hub, session_id: uuid.UUID, timeout: float = 60.0) -> Any:
-    """Hold the reconciliation lock of one session."""
-    return hub_lock(hub, "reconcile", session_id, timeout)
+def reconcile_kind(provider: str) -> str:
+    """The lock kind of one provider's reconciliation (see `session_lock`)."""
+    return f"reconcile:{provider}"
+
+
+def session_lock(hub: Hub, session_id: uuid.UUID, provider: str, timeout: float = 60.0) -> Any:
+    """Hold the lock of one session's reconciliation with one provider.
+
+    Per provider, not per session: the room, the two calendar events and the booking of one
+    session are written in parallel (each write records under the session's row lock).
+    """
+    return hub_lock(hub, reconcile_kind(provider), session_id, timeout)
 
 
 def connection_lock(hub: Hub, connection_id: uuid.UUID, timeout: float = 60.0) -> Any:

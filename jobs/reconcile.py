@@ -27,7 +27,7 @@ from app.calendars import (
 from app.db import utcnow
 from app.domain.sessions import apply_change
 from app.hub import Hub, hub
-from app.locks import session_lock, try_locks
+from app.locks import reconcile_kind, session_lock, try_locks
 from app.models import Coach, ProviderLink, Session
 from app.sync import Planned, dispatch, plan
 from connectors.base import Change, LinkState, Outbound, PushResult, SessionView
@@ -53,7 +53,7 @@ def reconcile(session_id: str, provider: str) -> str:
     if h.outbound(provider) is None and calendar_connector(provider) is None:
         log.info("provider not configured for writes, nothing to do", extra=ctx)
         return "disabled"
-    with session_lock(h, sid):
+    with session_lock(h, sid, provider):
         plan_ = _decide(h, sid, provider)
         if plan_.op == "nothing" or plan_.view is None or plan_.link_id is None:
             return "nothing"
@@ -73,6 +73,8 @@ def reconcile(session_id: str, provider: str) -> str:
             return "parked"
         except TransientError as err:
             _record_error(h, plan_.link_id, str(err), state="pending")
+            if provider == "daily":
+                _release_waiting(h, sid)
             log.warning("provider call failed, will retry", extra={**ctx, "op": plan_.op})
             raise
         except AuthError as err:
@@ -91,6 +93,8 @@ def reconcile(session_id: str, provider: str) -> str:
             return "auth_error"
         except PermanentError as err:
             _record_error(h, plan_.link_id, str(err), state="error")
+            if provider == "daily":
+                _release_waiting(h, sid)
             log.error("provider refused the change", extra={**ctx, "op": plan_.op})
             return "error"
         _record(h, plan_, result, provider)
@@ -129,7 +133,7 @@ def _reconcile_batch(
 ) -> str:
     """Write this session and the coach's other waiting sessions in one batch request."""
     # a session another job is writing right now is left to that job
-    with try_locks(h, "reconcile", others) as held:
+    with try_locks(h, reconcile_kind(provider), others) as held:
         plans = [first]
         for sid in held:
             other = _decide(h, sid, provider)
@@ -223,7 +227,7 @@ def _decide(h: Hub, sid: uuid.UUID, provider: str) -> _Plan:
         if op == "create" and _awaits_room(db, session, provider):
             # booked with the hub's room once Daily has made it (meeting_url_set re-plans
             # this link); booked now, Cal.com would open a second, Cal Video room
-            link.last_error = "waiting for the session's video room"
+            link.last_error = WAITING_FOR_ROOM
             db.add(link)
             return _Plan("nothing")
         if op == "settle":  # nothing to remove at the provider: only the bookkeeping
@@ -234,21 +238,50 @@ def _decide(h: Hub, sid: uuid.UUID, provider: str) -> _Plan:
         return _Plan(op, view, session.coach_id, link.id, state)
 
 
-def _awaits_room(db: Db, session: Session, provider: str) -> bool:
-    """A Cal.com booking of a video session whose Daily room the hub is still making."""
-    if provider != "calcom" or session.kind != "video" or session.meeting_url:
-        return False
-    return (
-        db.exec(
-            select(ProviderLink).where(
-                ProviderLink.session_id == session.id,
-                ProviderLink.provider == "daily",
-                ProviderLink.active,
-                ProviderLink.state == "pending",
+#: what a create parked until the session's Daily room exists records on its link
+WAITING_FOR_ROOM = "waiting for the session's video room"
+
+
+def _release_waiting(h: Hub, sid: uuid.UUID) -> None:
+    """Making the room failed: the calendar events parked for it are written without it."""
+    with h.db.session() as db:
+        parked = list(
+            db.exec(
+                select(ProviderLink.provider).where(
+                    ProviderLink.session_id == sid,
+                    ProviderLink.active,
+                    ProviderLink.state == "pending",
+                    ProviderLink.last_error == WAITING_FOR_ROOM,
+                )
             )
-        ).first()
-        is not None
-    )
+        )
+    for provider in parked:
+        if provider != "calcom":  # a booking still waits: it would open a room of its own
+            h.enqueue(f"reconcile:{provider}:{sid}", "jobs.reconcile.reconcile", str(sid), provider)
+
+
+def _awaits_room(db: Db, session: Session, provider: str) -> bool:
+    """A create that waits for the session's Daily room, which the hub is making.
+
+    A Cal.com booking made now would open a second, Cal Video room; a calendar event made now
+    would need a second write for its join URL — unless making the room has failed so far
+    (a Daily outage must not keep the session out of the coach's calendar).
+    """
+    if session.kind != "video" or session.meeting_url:
+        return False
+    if provider != "calcom" and calendar_connector(provider) is None:
+        return False
+    room = db.exec(
+        select(ProviderLink).where(
+            ProviderLink.session_id == session.id,
+            ProviderLink.provider == "daily",
+            ProviderLink.active,
+            ProviderLink.state == "pending",
+        )
+    ).first()
+    if room is None:
+        return False
+    return provider == "calcom" or room.last_error is None
 
 
 def _call(writer: Outbound, plan_: _Plan) -> PushResult | None:

@@ -11,10 +11,12 @@ import requests
 from sqlmodel import select
 
 from app.calendars import unseal
-from app.models import CalendarConnection, CalendarFeed
+from app.models import CalendarConnection, CalendarFeed, WebhookDelivery
+from app.queue import RedisQueue
 from connectors.daily.outbound import room_name
 from connectors.google.mapping import event_id
 from jobs.channels import renew_channels
+from tests.conftest import hub_of
 from tests.e2e.google_support import (
     COACH,
     connections,
@@ -418,3 +420,61 @@ def test_many_sessions_changing_at_once_are_written_in_a_batch(stack: Stack) -> 
     assert len(single) <= 1
     events = [e for e in google_events(stack).values() if e.get("status") != "cancelled"]
     assert len(events) == 10
+
+
+def book_and_park_google(stack: Stack) -> dict[str, Any]:
+    """A video booking ingested, and Google's job run before Daily's has made the room."""
+    from jobs.ingest import ingest_delivery
+    from jobs.reconcile import WAITING_FOR_ROOM, reconcile
+
+    linked(stack)
+    start = at(days=2)
+    reply = stack.control(
+        "POST",
+        "/calcom/bookings",
+        start=iso(start),
+        end=iso(start + timedelta(minutes=45)),
+        location=VIDEO,
+        attendee={"email": "ann@example.com", "name": "Ann", "timeZone": "Europe/Paris"},
+    )
+    app = stack.app
+    with hub_of(app).db.session() as db:
+        [delivery] = db.exec(
+            select(WebhookDelivery.id).where(WebhookDelivery.state == "received")
+        ).all()
+    uid = reply["booking"]["uid"]
+    with app.app_context():
+        assert delivery is not None
+        assert ingest_delivery(delivery) == "processed"  # the room and event jobs queued
+        assert reconcile(stack.session_by("calcom", uid)["id"], "google") == "nothing"
+    [link] = [ln for ln in stack.session_by("calcom", uid)["links"] if ln["provider"] == "google"]
+    assert (link["state"], link["last_error"]) == ("pending", WAITING_FOR_ROOM)
+    return {"uid": uid}
+
+
+def test_a_video_sessions_event_waits_for_its_room_and_is_written_once(stack: Stack) -> None:
+    """Parked until the room exists, the event is created with its join URL: one write, not a
+    create and a patch."""
+    uid = book_and_park_google(stack)["uid"]
+    stack.settle()
+    session = stack.session_by("calcom", uid)
+    event = google_events(stack)[event_id(session["id"])]
+    assert session["meeting_url"] in event["description"]
+    assert [m for m, _ in writes(stack)] == ["POST"]
+
+
+def test_a_daily_outage_does_not_keep_the_session_out_of_the_calendar(stack: Stack) -> None:
+    """Daily refuses every attempt: the parked event is written without the room."""
+    uid = book_and_park_google(stack)["uid"]
+    queue = hub_of(stack.app).queue
+    assert isinstance(queue, RedisQueue)
+    for job in queue.queue.get_jobs():  # only the failing room's job can wake the event now
+        if (job.description or "").startswith("reconcile:google:"):
+            queue.queue.remove(job)
+            queue.started(job.description or "")
+    stack.sandbox.faults.fail_next("daily", 500, count=10, method="POST", path="/rooms")
+    stack.settle()
+    session = stack.session_by("calcom", uid)
+    assert not session["meeting_url"]
+    assert event_id(session["id"]) in google_events(stack)
+    assert [m for m, _ in writes(stack)] == ["POST"]
