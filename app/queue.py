@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 _JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 QUEUE_NAME = "sessionhub"
 DEFAULT_RETRY_INTERVALS = (5, 30, 120, 600, 1800)
+#: seconds a job may run before RQ stops it (a Google batch of 50 writes with its retries)
+JOB_TIMEOUT = 300
 
 
 @dataclass
@@ -122,19 +124,44 @@ class RedisQueue(JobQueue):
         """A Redis key in this queue's namespace (several hubs may share one Redis)."""
         return ":".join((self.name, *parts))
 
-    def enqueue(self, key: str, func: str, *args: Any, delay: float = 0) -> bool:
+    def _options(self, key: str) -> dict[str, Any]:
         from rq import Retry
 
-        if not self.redis.set(self.key("pending", key), "1", nx=True, ex=24 * 3600):
-            return False
-        options: dict[str, Any] = {
+        return {
             "job_id": f"{_JOB_ID_UNSAFE.sub('_', key)}-{uuid.uuid4().hex[:12]}",
             "description": key,
             "retry": Retry(max=len(self.retry_intervals), interval=list(self.retry_intervals)),
+            "job_timeout": JOB_TIMEOUT,
             "result_ttl": 600,
             "failure_ttl": 30 * 24 * 3600,
             "meta": {"key": key},
         }
+
+    def enqueue_many(self, jobs: list[tuple[str, str, tuple[Any, ...]]]) -> int:
+        """Enqueue (key, func, args) jobs in two round trips; returns how many were new."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key, _, _ in jobs:
+                pipe.set(self.key("pending", key), "1", nx=True, ex=24 * 3600)
+            claimed = pipe.execute()
+        new = [job for job, won in zip(jobs, claimed, strict=True) if won]
+        if not new:
+            return 0
+        try:
+            with self.redis.pipeline() as pipe:
+                for key, func, args in new:
+                    self.queue.enqueue(
+                        "jobs.runner.run", key, func, *args, pipeline=pipe, **self._options(key)
+                    )
+                pipe.execute()
+        except BaseException:
+            self.redis.delete(*(self.key("pending", key) for key, _, _ in new))
+            raise
+        return len(new)
+
+    def enqueue(self, key: str, func: str, *args: Any, delay: float = 0) -> bool:
+        if not self.redis.set(self.key("pending", key), "1", nx=True, ex=24 * 3600):
+            return False
+        options = self._options(key)
         try:
             if delay > 0:
                 from datetime import timedelta

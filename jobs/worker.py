@@ -1,5 +1,10 @@
 """`sessionhub worker`: an RQ worker (with RQ's scheduler) plus the sweep ticker.
 
+The worker runs each job in its own process, without forking: RQ's default Worker forks a
+work horse per job, which costs ~280 ms a job here (the benchmarks measure both, `make bench
+ONLY=sync`). The app is loaded once; RQ's job timeout still applies (SIGALRM in the main
+thread), and a job that crashes the process is re-run by the pending sweeps.
+
 RQ's worker quits when Redis goes away; this one waits for Redis to come back and works on,
 so a Redis restart needs no supervisor. A SIGTERM still means a warm shutdown: the job in
 hand is finished, then the process exits.
@@ -12,7 +17,7 @@ import time
 
 from redis.exceptions import RedisError
 
-from app import create_app
+from app import create_app, handoff
 from app.hub import hub
 from app.queue import RedisQueue
 from jobs.schedule import start_thread
@@ -25,7 +30,7 @@ BACKOFF = (1.0, 2.0, 5.0, 10.0)
 
 def work(burst: bool = False) -> None:
     """Run jobs until stopped (or, with burst, until the queue is empty)."""
-    from rq import Worker
+    from rq import SimpleWorker as Worker
 
     app = create_app()
     with app.app_context():
@@ -35,6 +40,7 @@ def work(burst: bool = False) -> None:
                 "sessionhub worker needs REDIS_URL (embedded mode runs jobs in the serve process)"
             )
         stop = start_thread(app, h)
+        handing = handoff.start_thread(app, h) if handoff.batched(h) else None
         attempt = 0
         try:
             while True:
@@ -50,6 +56,8 @@ def work(burst: bool = False) -> None:
                 attempt = _wait_for_redis(h.queue, attempt)
         finally:
             stop.set()
+            if handing is not None:
+                handing.set()
 
 
 def _wait_for_redis(queue: RedisQueue, attempt: int) -> int:

@@ -336,11 +336,9 @@ def main() -> None:
         for part in work.glob("ids-*"):
             acked |= set(part.read_text().split())
         acked_total = sum(r["ok"] for r in sat_hub + half_hub)
-        # the forking workers take ~0.1-0.3 s a job here; two non-forking ones join to drain
+        # two more workers join to drain the backlog sooner
         for n in (3, 4):
-            stack.procs.start(
-                f"drain{n}", [str(BIN / "python"), "-m", "tests.bench.simple_worker"], stack.env
-            )
+            stack.procs.start(f"drain{n}", [str(BIN / "sessionhub"), "worker"], stack.env)
         log(f"{len(acked)} distinct deliveries acknowledged; waiting for the workers to drain")
         began = time.monotonic()
         left = -1

@@ -5,7 +5,8 @@ A coach links Google and Outlook (the sandbox's OAuth pages, as a browser does);
 deliveries for video bookings go to `/webhooks/calcom`; the sandbox's request log says when the
 Daily room, the Google event and the Outlook event were written. Latency = the last of the three
 writes minus the moment the hub's 2xx reached the sender. Both worker kinds run the same script:
-`sessionhub worker` (RQ's forking Worker: one fork per job) and RQ's SimpleWorker (no fork).
+`sessionhub worker` (production: RQ's SimpleWorker, no fork) and RQ's forking Worker (one fork
+per job).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ VIDEO = "integrations:office365_video"
 UUIDS = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
 WRITE = ("POST", "PUT", "PATCH", "DELETE")
 WORKERS = {
-    "fork": [str(BIN / "sessionhub"), "worker"],
-    "simple": [str(BIN / "python"), "-m", "tests.bench.simple_worker"],
+    "fork": [str(BIN / "python"), "-m", "tests.bench.forking_worker"],
+    "simple": [str(BIN / "sessionhub"), "worker"],
 }
 
 
@@ -309,7 +310,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Figures()
     results: dict[str, dict[str, Any]] = {}
-    for kind in ("fork", "simple"):  # a fresh system each: no backlog carried over
+    for kind in ("simple", "fork"):  # a fresh system each: no backlog carried over
         with production_stack(workers=0, sandbox_env=True) as stack:
             stack.start_workers(2, WORKERS[kind])
             link_calendars(stack)
@@ -317,7 +318,7 @@ def main() -> None:
             if not driver.settle(timeout=120):
                 out.note(f"{kind}: the initial calendar sync did not settle in 120s")
             idle, idle_missing = latency_run(driver, args.idle, None)
-            if kind == "fork":  # the production worker: count its calls before any backlog
+            if kind == "simple":  # the production worker: count its calls before any backlog
                 provider_calls(driver, out)
             load, load_missing = latency_run(
                 driver, round(args.rate * args.load_seconds), args.rate
@@ -332,7 +333,7 @@ def main() -> None:
                 f"{kind}: idle p50 {median(idle):.0f} ms, load p95 {percentile(load, 95):.0f} ms "
                 f"({idle_missing}/{load_missing} incomplete)"
             )
-    for kind, label in (("fork", "forking Worker"), ("simple", "SimpleWorker (no fork)")):
+    for kind, label in (("simple", "sessionhub worker (no fork)"), ("fork", "forking Worker")):
         r, other = results[kind], results["fork" if kind == "simple" else "simple"]
         idle50, load95 = median(r["idle"]), percentile(r["load"], 95)
         out.add(
