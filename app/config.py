@@ -58,6 +58,9 @@ class Settings:
     rate_limit_api: str = "120/minute"
     #: how often the sweeps re-enqueue stuck deliveries, pending links and dirty feeds
     requeue_sweep_seconds: int = 60
+    #: with Redis, how a stored delivery reaches the queue: `batch` (a worker hands rows off in
+    #: batches, the request only inserts) or `direct` (the request enqueues its own job)
+    inbox_handoff: str = "batch"
 
     @property
     def embedded(self) -> bool:
@@ -165,6 +168,9 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
     webhook_rate = _rate_limit(env, "SESSIONHUB_RATE_LIMIT_WEBHOOKS", "600/minute")
     api_rate = _rate_limit(env, "SESSIONHUB_RATE_LIMIT_API", "120/minute")
     extra = _retry_and_sweeps(env)
+    handoff = env.get("SESSIONHUB_INBOX_HANDOFF", "").strip() or "batch"
+    if handoff not in ("batch", "direct"):
+        raise ConfigError("SESSIONHUB_INBOX_HANDOFF must be batch or direct")
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -186,6 +192,7 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
         delivery_retention_days=_whole(env, "SESSIONHUB_DELIVERY_RETENTION_DAYS", 30),
         rate_limit_webhooks=webhook_rate,
         rate_limit_api=api_rate,
+        inbox_handoff=handoff,
         **extra,
     )
 

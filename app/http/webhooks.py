@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 
 import connectors
 from app.errors import NotFound, Unauthorized
+from app.handoff import batched
 from app.http.pushes import receive_push
 from app.hub import hub
 from app.inbox import store_delivery
@@ -53,7 +54,8 @@ def receive(slug: str) -> Response | tuple[Response, int]:
     kept = {k: v for k, v in headers.items() if k in connector.stored_headers}
     delivery_id, new = store_delivery(h.db.engine, slug, dedupe_key, event_type, kept, raw)
     if new:
-        h.enqueue(f"ingest:{delivery_id}", "jobs.ingest.ingest_delivery", delivery_id)
+        if not batched(h):  # otherwise a worker hands it off with others (app/handoff.py)
+            h.enqueue(f"ingest:{delivery_id}", "jobs.ingest.ingest_delivery", delivery_id)
     else:
         tally(h.db.engine, slug, "duplicate")
         log.info(

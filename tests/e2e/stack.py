@@ -16,7 +16,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from app.apikeys import create_key
 from connectors.sandbox import RunningSandbox, SandboxConfig, serve_in_thread
 from connectors.sandbox.server import QuietRequestHandler
-from tests.conftest import AppFactory, drain, hub_of
+from tests.conftest import AppFactory, drain, hand_off, hub_of
 from tests.e2e.test_serve import free_port
 
 CALENDARS = ("google", "outlook")
@@ -37,7 +37,7 @@ class Stack:
             self.sandbox.webhooks.flush()
             drain(self.app)
             self.sandbox.webhooks.flush()
-            if hub_of(self.app).queue.depth() == 0:
+            if hub_of(self.app).queue.depth() == 0 and not hand_off(self.app):
                 return
         pytest.fail("the hub did not settle")
 
