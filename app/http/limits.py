@@ -1,4 +1,5 @@
-"""Rate limits (flask-limiter): per provider on /webhooks/*, per API key on /api/*.
+"""Rate limits: per provider on /webhooks/* (app/http/budget.py: a shared counter that costs
+no round trip per delivery), per API key on /api/* (flask-limiter).
 
 The counters live in Redis under the hub's own namespace (`<queue_name>:ratelimit:…`, so several
 hubs share one Redis), in memory in embedded mode. Limits fail open: when Redis does not answer
@@ -17,12 +18,17 @@ import hashlib
 import math
 import time
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from flask_limiter import Limiter, RateLimitExceeded
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 import connectors
 from app.config import Settings
+from app.http.budget import WebhookBudget
 
+_BUDGET = "sessionhub_webhook_budget"
 #: a dead Redis must not hold a request up: the limiter gives up quickly and counts in memory
 _REDIS_TIMEOUT_SECONDS = 0.5
 
@@ -54,7 +60,7 @@ def _auth_failed(response: Response) -> bool:
 
 def install(app: Flask, settings: Settings) -> Limiter:
     """Attach the limiter and its limits to the app's webhook and API blueprints."""
-    from app.http import api, webhooks
+    from app.http import api
 
     if settings.embedded:
         storage_uri, options = "memory://", {}
@@ -76,10 +82,22 @@ def install(app: Flask, settings: Settings) -> Limiter:
         swallow_errors=True,
         headers_enabled=False,  # the window is read only on a breach (Retry-After)
     )
-    # every other route skips the limiter's bookkeeping at once (probes, pages, feeds, metrics)
-    limited = frozenset((webhooks.bp.name, api.bp.name))
+    # every other route skips the limiter's bookkeeping at once (probes, pages, feeds, metrics);
+    # webhooks are counted by their own view with a cheaper shared counter (app/http/budget.py)
+    limited = frozenset((api.bp.name,))
     limiter.request_filter(lambda: request.blueprint not in limited)
-    limiter.limit(settings.rate_limit_webhooks, key_func=_provider)(webhooks.bp)
+    app.extensions[_BUDGET] = WebhookBudget(
+        settings.rate_limit_webhooks,
+        None
+        if settings.embedded
+        else Redis.from_url(
+            settings.redis_url or "",
+            socket_timeout=_REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=_REDIS_TIMEOUT_SECONDS,
+            retry=Retry(NoBackoff(), 0),  # fail at once: the budget counts in memory then
+        ),
+        f"{settings.queue_name}:ratelimit:webhooks",
+    )
     limiter.shared_limit(settings.rate_limit_api, scope="api", key_func=api_client_key)(api.bp)
     limiter.shared_limit(
         settings.rate_limit_api,
@@ -89,16 +107,28 @@ def install(app: Flask, settings: Settings) -> Limiter:
     )(api.bp)
 
     def too_many(err: RateLimitExceeded) -> tuple[Response, int, dict[str, str]]:
-        retry_after = _retry_after(limiter, err)
-        body = {
-            "error": "rate_limited",
-            "message": f"rate limit exceeded ({err.description}); retry in {retry_after} s",
-        }
-        return jsonify(body), 429, {"Retry-After": str(retry_after)}
+        return _too_many(str(err.description), _retry_after(limiter, err))
 
     app.register_error_handler(RateLimitExceeded, too_many)
     app.extensions["sessionhub_limiter"] = limiter
     return limiter
+
+
+def webhook_limited() -> tuple[Response, int, dict[str, str]] | None:
+    """Count this delivery against its provider's limit; the 429 answer when over it."""
+    budget: WebhookBudget = current_app.extensions[_BUDGET]
+    verdict = budget.hit(_provider())
+    if verdict.allowed:
+        return None
+    return _too_many(str(verdict.limit), verdict.retry_after)
+
+
+def _too_many(description: str, retry_after: int) -> tuple[Response, int, dict[str, str]]:
+    body = {
+        "error": "rate_limited",
+        "message": f"rate limit exceeded ({description}); retry in {retry_after} s",
+    }
+    return jsonify(body), 429, {"Retry-After": str(retry_after)}
 
 
 def _retry_after(limiter: Limiter, err: RateLimitExceeded) -> int:

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 import connectors
 from app.errors import NotFound, Unauthorized
 from app.handoff import batched
+from app.http.limits import webhook_limited
 from app.http.pushes import receive_push
 from app.hub import hub
 from app.inbox import store_delivery
@@ -23,8 +24,11 @@ bp = Blueprint("webhooks", __name__)
 
 
 @bp.post("/webhooks/<slug>")
-def receive(slug: str) -> Response | tuple[Response, int]:
+def receive(slug: str) -> Response | tuple[Response, int] | tuple[Response, int, dict[str, str]]:
     """Accept one provider delivery."""
+    limited = webhook_limited()
+    if limited is not None:
+        return limited
     connector = connectors.get(slug)
     if connector is None:
         raise NotFound(f"there is no webhook endpoint for {slug!r}", field="slug")
