@@ -114,9 +114,14 @@ class Caller:
         result: T = retrying(self._once, what, send)
         return result
 
-    def execute(self, what: str, request: Any, *, idempotent: bool = True) -> dict[str, Any]:
-        """Execute a googleapiclient request (its own retries off) and return its JSON object."""
-        answer = self.run(what, lambda: request.execute(num_retries=0), idempotent=idempotent)
+    def execute(
+        self, what: str, request: Any, *, idempotent: bool = True, http: Any = None
+    ) -> dict[str, Any]:
+        """Execute a googleapiclient request (its own retries off) and return its JSON object;
+        `http` replaces the one the request was built with."""
+        answer = self.run(
+            what, lambda: request.execute(http=http, num_retries=0), idempotent=idempotent
+        )
         return answer if isinstance(answer, dict) else {}
 
     def _once(self, what: str, send: Callable[[], T]) -> T:

@@ -93,7 +93,7 @@ class GoogleOutbound(Outbound):
             for index, (op, session, link) in enumerate(items):
                 batch.add(self._request(op, session, link), request_id=str(index))
             try:
-                batch.execute()
+                batch.execute(http=self.api.http)
             except KeyError as err:  # googleapiclient looks up each call's part by id
                 raise TransientError("google batch: the answer is missing a call") from err
 
@@ -192,7 +192,7 @@ class GoogleOutbound(Outbound):
 
     def _call(self, what: str, request: Any) -> dict[str, Any]:
         # inserts carry a deterministic id and the rest set state: all are safe to repeat
-        return self.api.caller.execute(what, request)
+        return self.api.execute(what, request)
 
     def _event_id(self, session: SessionView, link: LinkState | None) -> str:
         return (link.external_id if link else None) or event_id(session.id)

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+import requests.adapters
 
 from connectors.errors import AuthError, NotFound, PermanentError, TransientError
 from connectors.http import HttpClient, Unsent, retry_after
@@ -23,6 +24,9 @@ _registry_lock = threading.Lock()
 #: one semaphore per mailbox, alive while some client of that mailbox holds it
 _slots: weakref.WeakValueDictionary[str, threading.BoundedSemaphore] = weakref.WeakValueDictionary()
 _TEXT_LIMIT = 200
+#: one connection pool for every Graph session of the process (urllib3's pools are
+#: thread-safe and keyed by host and TLS trust): a client per token, connections shared
+_POOL = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=8)
 
 
 def segment(value: str) -> str:
@@ -81,6 +85,8 @@ class GraphSession(requests.Session):
         timeout: float | None = None,
     ) -> None:
         super().__init__()
+        for prefix in ("https://", "http://"):  # the process's pool: no TLS handshake per job
+            self.mount(prefix, _POOL)
         self.ca_bundle = ca_bundle
         if ca_bundle:
             self.verify = ca_bundle  # a non-public authority/Graph: the loopback sandbox
