@@ -20,50 +20,55 @@ log = logging.getLogger(__name__)
 
 #: a reminder is sent if its job runs up to this early (queue delays are not exact)
 EARLY = timedelta(seconds=30)
+#: how far ahead reminders get a delayed job: the minute sweep queues each one this long
+#: before it is due (to the second), so a session booked weeks ahead costs no jobs now, and
+#: a move or a cancel leaves no stale jobs behind for weeks
+LOOKAHEAD = timedelta(minutes=3)
 
 
 def enqueue_reminders(h: Hub, session_id: object, now: datetime | None = None) -> int:
-    """Queue every unsent reminder of a session for its due time."""
+    """Queue the session's unsent reminders that fall due within the lookahead (the sweep
+    queues the later ones when their time comes near)."""
     now = now or utcnow()
     with h.db.session() as db:
         rows = list(
             db.exec(
-                select(Reminder).where(
+                select(Reminder.id, Reminder.due_at).where(
                     Reminder.session_id == session_id,
                     col(Reminder.sent_at).is_(None),
                     col(Reminder.cancelled_at).is_(None),
+                    Reminder.due_at <= now + LOOKAHEAD,
                 )
             )
         )
-    for r in rows:
-        delay = max(0.0, (r.due_at - now).total_seconds())
-        h.enqueue(
-            f"reminder:{r.id}:{int(r.due_at.timestamp())}",
-            "jobs.reminders.send_reminder",
-            r.id,
-            delay=delay,
-        )
-    return len(rows)
+    return sum(1 for rid, due_at in rows if _queue(h, rid, due_at, now))
+
+
+def _queue(h: Hub, reminder_id: int | None, due_at: datetime, now: datetime) -> bool:
+    """A delayed job for one reminder at its due time (coalesced per reminder and time)."""
+    return h.enqueue(
+        f"reminder:{reminder_id}:{int(due_at.timestamp())}",
+        "jobs.reminders.send_reminder",
+        reminder_id,
+        delay=max(0.0, (due_at - now).total_seconds()),
+    )
 
 
 def send_due_reminders(now: datetime | None = None) -> int:
-    """Safety net: queue reminders that are due and were not sent (their delayed job was lost)."""
+    """Every minute: queue the reminders falling due within the lookahead for their exact
+    time, and the overdue ones (their job was lost) at once."""
     h, now = hub(), now or utcnow()
     with h.db.session() as db:
-        ids = list(
+        rows = list(
             db.exec(
-                select(Reminder.id).where(
+                select(Reminder.id, Reminder.due_at).where(
                     col(Reminder.sent_at).is_(None),
                     col(Reminder.cancelled_at).is_(None),
-                    Reminder.due_at <= now + EARLY,
+                    Reminder.due_at <= now + LOOKAHEAD,
                 )
             )
         )
-    return sum(
-        1
-        for rid in ids
-        if rid is not None and h.enqueue(f"reminder:{rid}", "jobs.reminders.send_reminder", rid)
-    )
+    return sum(1 for rid, due_at in rows if rid is not None and _queue(h, rid, due_at, now))
 
 
 def send_reminder(reminder_id: int, now: datetime | None = None) -> str:

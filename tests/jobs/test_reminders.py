@@ -134,3 +134,28 @@ def test_reschedule_moves_them_and_cancel_stops_them(
         for r in reminders(app, session["id"]):
             assert send_reminder(r.id or 0, now=new_start) == "skipped"
     assert smtp[1].messages == []
+
+
+def test_only_reminders_due_soon_get_a_job_the_sweep_queues_the_rest_on_time(
+    app: Flask, client: FlaskClient, auth: dict[str, str]
+) -> None:
+    from app.queue import InProcessQueue
+    from jobs.reminders import LOOKAHEAD
+
+    queue = hub_of(app).queue
+    assert isinstance(queue, InProcessQueue)
+
+    def reminder_jobs() -> list[str]:
+        return sorted(item.key for item in queue._heap if item.key.startswith("reminder:"))  # noqa: SLF001
+
+    session = book(client, auth, soon(days=2))
+    assert reminder_jobs() == []  # nothing due within minutes: no job sits for two days
+    rows = reminders(app, session["id"])
+    day_before = [r for r in rows if r.offset_minutes == 1440]
+    with app.app_context():
+        assert send_due_reminders(now=day_before[0].due_at - LOOKAHEAD - timedelta(minutes=1)) == 0
+        assert send_due_reminders(now=day_before[0].due_at - timedelta(minutes=2)) == 2
+        assert send_due_reminders(now=day_before[0].due_at - timedelta(minutes=1)) == 0  # queued
+    assert reminder_jobs() == sorted(
+        f"reminder:{r.id}:{int(r.due_at.timestamp())}" for r in day_before
+    )
