@@ -61,6 +61,9 @@ class Settings:
     #: with Redis, how a stored delivery reaches the queue: `batch` (a worker hands rows off in
     #: batches, the request only inserts) or `direct` (the request enqueues its own job)
     inbox_handoff: str = "batch"
+    #: the niceness `sessionhub worker` runs at: where workers share cores with the web tier,
+    #: accepting webhooks (a provider waits for the answer) goes before background jobs
+    worker_nice: int = 10
 
     @property
     def embedded(self) -> bool:
@@ -193,6 +196,7 @@ def load(env: Mapping[str, str] | None = None, slugs: tuple[str, ...] = ()) -> S
         rate_limit_webhooks=webhook_rate,
         rate_limit_api=api_rate,
         inbox_handoff=handoff,
+        worker_nice=_whole(env, "SESSIONHUB_WORKER_NICE", 10),
         **extra,
     )
 

@@ -56,6 +56,20 @@ class Hub:
             )
             return False
 
+    def enqueue_many(self, jobs: list[tuple[str, str, tuple[object, ...]]]) -> int:
+        """Enqueue several jobs in one round trip; logs (not raises) when the queue is down."""
+        if not jobs:
+            return 0
+        try:
+            return self.queue.enqueue_many(jobs)
+        except Exception:  # noqa: BLE001 - a dead queue must not fail the caller
+            log.warning(
+                "queue unavailable, jobs left for the sweep",
+                extra={"job": jobs[0][0], "count": len(jobs)},
+                exc_info=True,
+            )
+            return 0
+
 
 def hub() -> Hub:
     """The hub of the current app."""

@@ -98,6 +98,11 @@ def emit(db: Db, event_type: str, data: Mapping[str, Any]) -> list[int]:
     return [row.id for row in rows if row.id is not None]
 
 
+def outbound_jobs(ids: Iterable[int]) -> list[tuple[str, str, tuple[object, ...]]]:
+    """The delivery job of each message, for `Hub.enqueue_many`."""
+    return [(job_key(i), DELIVER, (i,)) for i in ids]
+
+
 def dispatch_outbound(hub: Hub, ids: Iterable[int]) -> int:
     """After commit: enqueue delivery of each message (the sweep catches what the queue drops)."""
-    return sum(1 for i in ids if hub.enqueue(job_key(i), DELIVER, i))
+    return hub.enqueue_many(outbound_jobs(ids))

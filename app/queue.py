@@ -72,6 +72,10 @@ class JobQueue(ABC):
     def enqueue(self, key: str, func: str, *args: Any, delay: float = 0) -> bool:
         """Queue `func(*args)` under a coalescing key; False when a queued job already has it."""
 
+    def enqueue_many(self, jobs: list[tuple[str, str, tuple[Any, ...]]]) -> int:
+        """Enqueue (key, func, args) jobs; returns how many were new."""
+        return sum(1 for key, func, args in jobs if self.enqueue(key, func, *args))
+
     @abstractmethod
     def ping(self) -> None:
         """Raise when the queue's backend cannot be reached."""

@@ -14,7 +14,7 @@ from app.domain.sessions import Applied
 from app.domain.targets import plan_links
 from app.hub import Hub
 from app.models import Coach, Session
-from app.outbox import dispatch_outbound, emit
+from app.outbox import emit, outbound_jobs
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,10 @@ def dispatch(hub: Hub, session_id: uuid.UUID, planned: Planned | Iterable[str]) 
         planned = Planned(tuple(planned))
     if planned.reminders:  # an unchanged repeat has nothing new to queue: no query for it
         enqueue_reminders(hub, session_id)
-    dispatch_outbound(hub, planned.outbound)
-    for provider in planned.providers:
-        hub.enqueue(
-            f"reconcile:{provider}:{session_id}",
-            "jobs.reconcile.reconcile",
-            str(session_id),
-            provider,
-        )
+    hub.enqueue_many(  # the provider writes and the platform's webhooks: one round trip
+        [
+            (f"reconcile:{p}:{session_id}", "jobs.reconcile.reconcile", (str(session_id), p))
+            for p in planned.providers
+        ]
+        + outbound_jobs(planned.outbound)
+    )

@@ -13,6 +13,7 @@ hand is finished, then the process exits.
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from redis.exceptions import RedisError
@@ -39,6 +40,7 @@ def work(burst: bool = False) -> None:
             raise SystemExit(
                 "sessionhub worker needs REDIS_URL (embedded mode runs jobs in the serve process)"
             )
+        _lower_priority(h.settings.worker_nice)
         stop = start_thread(app, h)
         handing = handoff.start_thread(app, h) if handoff.batched(h) else None
         attempt = 0
@@ -58,6 +60,16 @@ def work(burst: bool = False) -> None:
             stop.set()
             if handing is not None:
                 handing.set()
+
+
+def _lower_priority(nice: int) -> None:
+    """Yield the CPU to the web tier when both share a machine (`SESSIONHUB_WORKER_NICE`)."""
+    if nice <= 0:
+        return
+    try:
+        os.nice(min(nice, 19))
+    except OSError as err:  # a sandbox that forbids it: run at normal priority
+        log.warning("could not lower the worker's priority", extra={"reason": str(err)})
 
 
 def _wait_for_redis(queue: RedisQueue, attempt: int) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,28 @@ def test_whole_number_settings(tmp_path: Path) -> None:
         load({**base, "SESSIONHUB_STUCK_AFTER_SECONDS": "soon"})
     with pytest.raises(ConfigError, match="must not be negative"):
         load({**base, "SESSIONHUB_CALCOM_SWEEP_MINUTES": "-1"})
+
+
+def test_inbox_handoff_and_worker_priority(tmp_path: Path) -> None:
+    base = {"SESSIONHUB_VAR_DIR": str(tmp_path)}
+    assert (load(base).inbox_handoff, load(base).worker_nice) == ("batch", 10)
+    direct = load({**base, "SESSIONHUB_INBOX_HANDOFF": "direct", "SESSIONHUB_WORKER_NICE": "0"})
+    assert (direct.inbox_handoff, direct.worker_nice) == ("direct", 0)
+    with pytest.raises(ConfigError, match="SESSIONHUB_INBOX_HANDOFF must be batch or direct"):
+        load({**base, "SESSIONHUB_INBOX_HANDOFF": "later"})
+    with pytest.raises(ConfigError, match="SESSIONHUB_WORKER_NICE must be a whole"):
+        load({**base, "SESSIONHUB_WORKER_NICE": "low"})
+
+
+def test_the_worker_lowers_its_own_priority() -> None:
+    script = (
+        "import os; from jobs.worker import _lower_priority; before = os.nice(0); "
+        "_lower_priority(7); print(os.nice(0) - before)"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "7"
 
 
 def test_url_secrets_are_scrubbed_from_logs() -> None:

@@ -101,9 +101,17 @@ class Driver:
         self.stack.control("DELETE", "/requests")
 
     def busy(self) -> int:
-        """Jobs queued or running (RQ's queue list and started registry)."""
-        return int(self.redis.llen(f"rq:queue:{self.queue}")) + int(
-            self.redis.zcard(f"rq:wip:{self.queue}")
+        """Deliveries not yet handed to the queue, and jobs queued or running (RQ's queue list
+        and started registry)."""
+        with self.stack.pg() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM webhook_deliveries WHERE state = 'received'"
+            ).fetchone()
+        received = int(row[0]) if row else 0
+        return (
+            received
+            + int(self.redis.llen(f"rq:queue:{self.queue}"))
+            + int(self.redis.zcard(f"rq:wip:{self.queue}"))
         )
 
     def settle(self, timeout: float = 120, quiet: float = 1.5) -> bool:
