@@ -8,6 +8,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import exists, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session as Db
 from sqlmodel import col, select
 
@@ -159,17 +161,31 @@ def connected_providers(db: Db, coach_id: uuid.UUID) -> set[str]:
     )
 
 
-def pending_links_of(db: Db, coach_id: uuid.UUID, provider: str) -> list[uuid.UUID]:
-    """Sessions of a coach whose link to a provider waits for a write."""
-    return list(
-        db.exec(
-            select(ProviderLink.session_id)
-            .join(Session, col(Session.id) == ProviderLink.session_id)
-            .where(
-                Session.coach_id == coach_id,
-                ProviderLink.provider == provider,
-                ProviderLink.active,
-                ProviderLink.state == "pending",
-            )
+def pending_links_of(
+    db: Db, coach_id: uuid.UUID, provider: str, *, ready: bool = False
+) -> list[uuid.UUID]:
+    """Sessions of a coach whose link to a provider waits for a write; with `ready`, not those
+    whose video room the hub is still making (their events wait for its join URL)."""
+    query = (
+        select(ProviderLink.session_id)
+        .join(Session, col(Session.id) == ProviderLink.session_id)
+        .where(
+            Session.coach_id == coach_id,
+            ProviderLink.provider == provider,
+            ProviderLink.active,
+            ProviderLink.state == "pending",
         )
     )
+    if ready:
+        room = aliased(ProviderLink)
+        making = exists().where(
+            col(room.session_id) == Session.id,
+            col(room.provider) == "daily",
+            col(room.active),
+            col(room.state) == "pending",
+            col(room.last_error).is_(None),
+        )
+        query = query.where(
+            or_(col(Session.kind) != "video", col(Session.meeting_url).is_not(None), ~making)
+        )
+    return list(db.exec(query))

@@ -123,7 +123,7 @@ def _others(h: Hub, provider: str, plan_: _Plan) -> list[uuid.UUID]:
     with h.db.session() as db:
         return [
             sid
-            for sid in pending_links_of(db, plan_.coach_id, provider)
+            for sid in pending_links_of(db, plan_.coach_id, provider, ready=True)
             if str(sid) != plan_.view.id
         ][: BATCH_SIZE - 1]
 

@@ -346,3 +346,41 @@ def test_a_change_cal_com_is_not_written_leaves_its_link_in_sync(app: Flask) -> 
             ),
         )
         assert moved.pending == ("calcom", "daily")  # the booking and the room move
+
+
+def test_a_batch_leaves_out_sessions_whose_room_is_being_made(app: Flask) -> None:
+    """Under a burst every calendar job looked at each parked session again (O(n²))."""
+    from app.calendars import pending_links_of
+
+    h = hub_of(app)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    with app.app_context(), h.db.session() as db:
+        made = apply_change(
+            db,
+            Change(
+                source="calcom",
+                external_id="bk-batch",
+                event="created",
+                occurred_at=datetime.now(UTC),
+                create=True,
+                status="confirmed",
+                kind="video",
+                start_at=start,
+                end_at=start + timedelta(hours=1),
+                coach=Person("coach@example.com", "Coach"),
+                attendee=Person("ann@example.com", "Ann"),
+            ),
+        )
+        room = ProviderLink(session_id=made.session_id, provider="daily", state="pending")
+        db.add(room)
+        db.add(ProviderLink(session_id=made.session_id, provider="google", state="pending"))
+        db.flush()
+        session = db.get(Session, made.session_id)
+        assert session is not None
+        coach = session.coach_id
+        assert pending_links_of(db, coach, "google") == [made.session_id]
+        assert pending_links_of(db, coach, "google", ready=True) == []  # waits for its room
+        room.last_error = "daily -> 500"
+        db.add(room)
+        db.flush()
+        assert pending_links_of(db, coach, "google", ready=True) == [made.session_id]
