@@ -250,6 +250,24 @@ def test_a_reschedule_during_room_creation_still_moves_the_room(
     assert f"reconcile:daily:{sid}" in queue._pending  # noqa: SLF001
 
 
+def new_booking(uid: str, **extra: Any) -> Change:
+    """A Cal.com booking two days ahead that creates its session."""
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    return Change(
+        source="calcom",
+        external_id=uid,
+        event="created",
+        occurred_at=datetime.now(UTC),
+        create=True,
+        status="confirmed",
+        start_at=start,
+        end_at=start + timedelta(hours=1),
+        coach=Person("coach@example.com", "Coach"),
+        attendee=Person("ann@example.com", "Ann"),
+        **extra,
+    )
+
+
 def test_two_creations_of_one_booking_make_one_session(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -260,19 +278,7 @@ def test_two_creations_of_one_booking_make_one_session(
     from app.domain.links import LinkedElsewhere
 
     h = hub_of(app)
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-    booking = Change(
-        source="calcom",
-        external_id="bk-race",
-        event="created",
-        occurred_at=datetime.now(UTC),
-        create=True,
-        status="confirmed",
-        start_at=start,
-        end_at=start + timedelta(hours=1),
-        coach=Person("coach@example.com", "Coach"),
-        attendee=Person("ann@example.com", "Ann"),
-    )
+    booking = new_booking("bk-race")
     locate = sessions_mod._locate  # noqa: SLF001
 
     def stale_locate(db: Any, change: Change) -> Any:
@@ -303,21 +309,7 @@ def test_a_change_cal_com_is_not_written_leaves_its_link_in_sync(app: Flask) -> 
     h = hub_of(app)
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     with app.app_context(), h.db.session() as db:
-        made = apply_change(
-            db,
-            Change(
-                source="calcom",
-                external_id="bk-url",
-                event="created",
-                occurred_at=datetime.now(UTC),
-                create=True,
-                status="confirmed",
-                start_at=start,
-                end_at=start + timedelta(hours=1),
-                coach=Person("coach@example.com", "Coach"),
-                attendee=Person("ann@example.com", "Ann"),
-            ),
-        )
+        made = apply_change(db, new_booking("bk-url"))
         room = apply_change(
             db,
             Change(
@@ -353,24 +345,8 @@ def test_a_batch_leaves_out_sessions_whose_room_is_being_made(app: Flask) -> Non
     from app.calendars import pending_links_of
 
     h = hub_of(app)
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     with app.app_context(), h.db.session() as db:
-        made = apply_change(
-            db,
-            Change(
-                source="calcom",
-                external_id="bk-batch",
-                event="created",
-                occurred_at=datetime.now(UTC),
-                create=True,
-                status="confirmed",
-                kind="video",
-                start_at=start,
-                end_at=start + timedelta(hours=1),
-                coach=Person("coach@example.com", "Coach"),
-                attendee=Person("ann@example.com", "Ann"),
-            ),
-        )
+        made = apply_change(db, new_booking("bk-batch", kind="video"))
         room = ProviderLink(session_id=made.session_id, provider="daily", state="pending")
         db.add(room)
         db.add(ProviderLink(session_id=made.session_id, provider="google", state="pending"))

@@ -52,8 +52,9 @@ def linked(stack: Stack) -> tuple[str, dict[str, Any]]:
     return coach, conn
 
 
-def book(stack: Stack, start: datetime, minutes: int = 45) -> dict[str, Any]:
-    reply = stack.control(
+def new_booking(stack: Stack, start: datetime, minutes: int = 45) -> dict[str, Any]:
+    """A video booking in the sandbox's Cal.com (its webhook is delivered, not yet handled)."""
+    reply: dict[str, Any] = stack.control(
         "POST",
         "/calcom/bookings",
         start=iso(start),
@@ -61,6 +62,11 @@ def book(stack: Stack, start: datetime, minutes: int = 45) -> dict[str, Any]:
         location=VIDEO,
         attendee={"email": "ann@example.com", "name": "Ann", "timeZone": "Europe/Paris"},
     )
+    return reply
+
+
+def book(stack: Stack, start: datetime, minutes: int = 45) -> dict[str, Any]:
+    reply = new_booking(stack, start, minutes)
     stack.settle()
     session = stack.session_by("calcom", reply["booking"]["uid"])
     return {**session, "uid": reply["booking"]["uid"]}
@@ -428,15 +434,7 @@ def book_and_park_google(stack: Stack) -> dict[str, Any]:
     from jobs.reconcile import WAITING_FOR_ROOM, reconcile
 
     linked(stack)
-    start = at(days=2)
-    reply = stack.control(
-        "POST",
-        "/calcom/bookings",
-        start=iso(start),
-        end=iso(start + timedelta(minutes=45)),
-        location=VIDEO,
-        attendee={"email": "ann@example.com", "name": "Ann", "timeZone": "Europe/Paris"},
-    )
+    reply = new_booking(stack, at(days=2))
     app = stack.app
     with hub_of(app).db.session() as db:
         [delivery] = db.exec(
