@@ -37,7 +37,9 @@ GRACE = 5.0
 BATCH = 500
 #: ids skipped over that are remembered at most (a burst of duplicates burns many ids)
 MAX_GAPS = 20_000
-_LOCK_KEY = 0x5E55_10B0  # pg_advisory_lock key of the handoff (one per database)
+#: advisory-lock key of the handoff, with the schema's hash: one handoff per hub, also when
+#: several hubs keep their tables in schemas of one database
+_LOCK_KEY = 0x5E55_10B0
 
 
 def batched(hub: Hub) -> bool:
@@ -106,7 +108,10 @@ def _elected(hub: Hub) -> Iterator[bool]:
     if hub.db.dialect == "postgresql":
         with hub.db.engine.connect() as conn:
             won = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}).scalar()
+                conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))"),
+                    {"k": _LOCK_KEY},
+                ).scalar()
             )
             conn.commit()
             try:
@@ -128,7 +133,9 @@ def _elected(hub: Hub) -> Iterator[bool]:
 
 def _unlock(conn: Connection) -> None:
     try:
-        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
+        conn.execute(
+            text("SELECT pg_advisory_unlock(:k, hashtext(current_schema()))"), {"k": _LOCK_KEY}
+        )
         conn.commit()
     except Exception:  # noqa: BLE001 - a dead connection released the lock with itself
         log.debug("handoff lock released with its connection")

@@ -135,3 +135,25 @@ def test_one_handoff_is_elected(
         assert (won, also) == (True, False)
     with _elected(hub_of(other)) as now:
         assert now  # released when the first one stopped
+
+
+@pytest.mark.postgres
+def test_hubs_in_other_schemas_elect_their_own(
+    make_app: AppFactory, postgresql_url: str, redis_url: str
+) -> None:
+    h = hub_of(make_app(postgresql_url, redis_url))  # schemas are PostgreSQL's
+    with _elected(h) as won, h.db.engine.connect() as other:
+        assert won
+        other.execute(text("CREATE SCHEMA IF NOT EXISTS handoff_other"))
+        other.execute(text("SET search_path TO handoff_other"))
+        got = other.execute(
+            text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))"),
+            {"k": handoff_mod._LOCK_KEY},  # noqa: SLF001
+        ).scalar()
+        assert got  # another hub's handoff is not this one's
+        other.execute(
+            text("SELECT pg_advisory_unlock(:k, hashtext(current_schema()))"),
+            {"k": handoff_mod._LOCK_KEY},  # noqa: SLF001
+        )
+        other.execute(text("DROP SCHEMA handoff_other"))
+        other.commit()
