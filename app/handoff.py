@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, text
 
 from app.hub import Hub
 from app.queue import RedisQueue
@@ -50,14 +50,15 @@ def batched(hub: Hub) -> bool:
 class InboxHandoff:
     """Enqueues an ingest job for every delivery received since the last round."""
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, engine: Engine | None = None) -> None:
         self.hub = hub
+        self.engine = engine or hub.db.engine
         self.cursor: int | None = None
         self.gaps: dict[int, float] = {}  # id skipped over -> when it was first missed
 
     def start_cursor(self) -> int:
         """Below the oldest row still `received`: what waits now is handed off first."""
-        with self.hub.db.engine.connect() as conn:
+        with self.engine.connect() as conn:
             low = conn.execute(
                 text("SELECT min(id) FROM webhook_deliveries WHERE state = 'received'")
             ).scalar()
@@ -73,7 +74,7 @@ class InboxHandoff:
         now = time.monotonic()
         self.gaps = {i: t for i, t in self.gaps.items() if now - t < GRACE}
         gaps = sorted(self.gaps)
-        with self.hub.db.engine.connect() as conn:
+        with self.engine.connect() as conn:
             ids = [
                 int(i)
                 for i in conn.execute(
@@ -103,10 +104,10 @@ class InboxHandoff:
 
 
 @contextmanager
-def _elected(hub: Hub) -> Iterator[bool]:
+def _elected(hub: Hub, engine: Engine | None = None) -> Iterator[bool]:
     """Hold the handoff's lock for as long as the block runs; yields whether it was won."""
     if hub.db.dialect == "postgresql":
-        with hub.db.engine.connect() as conn:
+        with (engine or hub.db.engine).connect() as conn:
             won = bool(
                 conn.execute(
                     text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))"),
@@ -144,15 +145,18 @@ def _unlock(conn: Connection) -> None:
 def start_thread(app: Flask, hub: Hub) -> threading.Event:
     """Run the handoff in a daemon thread of this worker while it holds the election."""
     stop = threading.Event()
+    # its own small pool: a worker that forks per job (RQ's default Worker) must never hand a
+    # connection this thread is using to a child
+    engine = create_engine(hub.db.engine.url, pool_size=2, max_overflow=0, pool_pre_ping=True)
 
     def loop() -> None:
         with app.app_context():
             while not stop.is_set():
                 try:
-                    with _elected(hub) as won:
+                    with _elected(hub, engine) as won:
                         if won:
                             log.info("this worker hands received deliveries to the queue")
-                            _serve(hub, stop)
+                            _serve(hub, stop, engine)
                 except Exception:  # noqa: BLE001 - the handoff must survive anything
                     log.warning("inbox handoff failed; retrying", exc_info=True)
                 stop.wait(ELECTION_SECONDS)
@@ -161,8 +165,8 @@ def start_thread(app: Flask, hub: Hub) -> threading.Event:
     return stop
 
 
-def _serve(hub: Hub, stop: threading.Event) -> None:
-    handoff = InboxHandoff(hub)
+def _serve(hub: Hub, stop: threading.Event, engine: Engine) -> None:
+    handoff = InboxHandoff(hub, engine)
     renew = time.monotonic() + 10
     while not stop.is_set():
         if handoff.run_once() < BATCH:
