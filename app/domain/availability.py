@@ -51,7 +51,9 @@ def _day_end(day: date, end: time, zone: ZoneInfo) -> datetime:
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     """Sorted, with overlapping and touching intervals joined."""
     out: list[Interval] = []
-    for start, end in sorted(i for i in intervals if i[0] < i[1]):
+    for start, end in sorted(intervals):
+        if start >= end:
+            continue
         if out and start <= out[-1][1]:
             if end > out[-1][1]:
                 out[-1] = (out[-1][0], end)
@@ -136,6 +138,8 @@ def slot_starts(
     step_s = int(step.total_seconds())
     k = 0
     for a, b in free:
+        if b - a < duration or b - not_before < duration:  # most gaps are too short
+            continue
         while k < len(opened) and opened[k][1] < b:
             k += 1
         anchor = opened[k][0] if k < len(opened) and opened[k][0] <= a else a

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, time, timedelta
 
+from sqlalchemy import literal, union_all
 from sqlmodel import Session as Db
 from sqlmodel import col, select
 
@@ -18,6 +19,8 @@ from app.models import AvailabilityOverride, AvailabilityRule, BusyInterval, Ses
 #: no session or calendar event the hub tracks is longer than this (bounds the index scan)
 LONGEST = timedelta(days=2)
 INACTIVE = ("cancelled", "rejected")
+_sessions = Session.__table__  # type: ignore[attr-defined]
+_busy = BusyInterval.__table__  # type: ignore[attr-defined]
 
 
 def taken(
@@ -28,28 +31,30 @@ def taken(
     buffer: timedelta,
     ignore: uuid.UUID | None = None,
 ) -> list[Interval]:
-    """Intervals the coach cannot be booked in, inside [start, end) (buffer around sessions)."""
-    lo, hi = start - buffer - LONGEST, end + buffer
-    sessions = db.exec(
-        select(Session.id, Session.start_at, Session.end_at).where(
-            Session.coach_id == coach_id,
-            col(Session.start_at) >= lo,
-            col(Session.start_at) < hi,
-            col(Session.status).not_in(INACTIVE),
-        )
+    """Intervals the coach cannot be booked in, inside [start, end) (buffer around sessions).
+
+    One round trip, through Core (no ORM rows: a busy coach has hundreds of intervals).
+    """
+    s, b = _sessions.c, _busy.c
+    sessions = select(literal(True), s.start_at, s.end_at).where(
+        s.coach_id == coach_id,
+        s.start_at >= start - buffer - LONGEST,
+        s.start_at < end + buffer,
+        s.end_at > start - buffer,
+        s.status.not_in(INACTIVE),
     )
-    out = [
-        (s - buffer, e + buffer) for sid, s, e in sessions if sid != ignore and e + buffer > start
-    ]
-    busy = db.exec(
-        select(BusyInterval.start_at, BusyInterval.end_at).where(
-            BusyInterval.coach_id == coach_id,
-            col(BusyInterval.start_at) >= start - LONGEST,
-            col(BusyInterval.start_at) < end,
-        )
+    if ignore is not None:
+        sessions = sessions.where(s.id != ignore)
+    busy = select(literal(False), b.start_at, b.end_at).where(
+        b.coach_id == coach_id,
+        b.start_at >= start - LONGEST,
+        b.start_at < end,
+        b.end_at > start,
     )
-    out += [(s, e) for s, e in busy if e > start]
-    return out
+    rows = db.connection().execute(union_all(sessions, busy))
+    if not buffer:
+        return [(begins, ends) for _, begins, ends in rows]
+    return [(a - buffer, e + buffer) if is_session else (a, e) for is_session, a, e in rows]
 
 
 def stored_time(text: str) -> time:
