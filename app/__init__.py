@@ -12,6 +12,7 @@ import jobs
 from app import config as config_module
 from app.crypto import Crypto
 from app.db import Database
+from app.http.security import CookieSessions
 from app.hub import Hub
 from app.logs import configure as configure_logging
 from app.queue import InProcessQueue, JobQueue, RedisQueue
@@ -34,6 +35,7 @@ def create_app(settings: config_module.Settings | None = None, **options: Any) -
         SESSION_COOKIE_SECURE=not settings.embedded,  # embedded = the http://127.0.0.1 trial
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = CookieSessions()
     app.url_map.strict_slashes = False
 
     queue: JobQueue

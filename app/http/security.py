@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from app.config import Settings
 
@@ -68,3 +69,13 @@ def install(app: Flask, settings: Settings) -> None:
         for name, value in items:
             response.headers.setdefault(name, value)
         return response
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with nothing to verify when no cookie came: provider
+    webhooks, probes and API calls carry none, and Flask would build a signer for each."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
