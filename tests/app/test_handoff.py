@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -157,3 +159,42 @@ def test_hubs_in_other_schemas_elect_their_own(
         )
         other.execute(text("DROP SCHEMA handoff_other"))
         other.commit()
+
+
+@pytest.mark.postgres
+def test_the_handoff_thread_comes_back_after_its_connections_are_killed(
+    make_app: AppFactory, postgresql_url: str, redis_url: str
+) -> None:
+    app = make_app(postgresql_url, redis_url, webhook_secrets={"testhook": (SECRET,)})
+    h = hub_of(app)
+
+    def handed_off(count: int, within: float = 10.0) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if h.queue.depth() >= count:
+                return True
+            time.sleep(0.02)
+        return False
+
+    stop = handoff_mod.start_thread(app, h)
+    try:
+        post(app, event(id="before"))
+        assert handed_off(1)
+        with h.db.engine.connect() as conn:  # the server drops every other connection
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    " AND backend_type = 'client backend'"
+                )
+            ).scalar()
+        assert killed
+        post(app, event(id="after"))
+        assert handed_off(2)
+    finally:
+        stop.set()
+        for thread in threading.enumerate():  # it unlocks and closes its pool on the way out
+            if thread.name == "sessionhub-handoff":
+                thread.join(timeout=5)
+    drain(app)
+    assert states(app) == ["processed", "processed"]
