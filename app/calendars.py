@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_
+from sqlalchemy import ColumnElement, exists, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session as Db
 from sqlmodel import col, select
@@ -161,6 +161,21 @@ def connected_providers(db: Db, coach_id: uuid.UUID) -> set[str]:
     )
 
 
+def room_in_making(session_id: Any, *, despite_failures: bool = False) -> ColumnElement[bool]:
+    """Whether the hub is making the session's Daily room: its link waits for a write and,
+    unless `despite_failures`, no attempt at it has failed yet (`session_id` may be a column)."""
+    room = aliased(ProviderLink)
+    conditions = [
+        col(room.session_id) == session_id,
+        col(room.provider) == "daily",
+        col(room.active),
+        col(room.state) == "pending",
+    ]
+    if not despite_failures:
+        conditions.append(col(room.last_error).is_(None))
+    return exists().where(*conditions)
+
+
 def pending_links_of(
     db: Db, coach_id: uuid.UUID, provider: str, *, ready: bool = False
 ) -> list[uuid.UUID]:
@@ -177,15 +192,11 @@ def pending_links_of(
         )
     )
     if ready:
-        room = aliased(ProviderLink)
-        making = exists().where(
-            col(room.session_id) == Session.id,
-            col(room.provider) == "daily",
-            col(room.active),
-            col(room.state) == "pending",
-            col(room.last_error).is_(None),
-        )
         query = query.where(
-            or_(col(Session.kind) != "video", col(Session.meeting_url).is_not(None), ~making)
+            or_(
+                col(Session.kind) != "video",
+                col(Session.meeting_url).is_not(None),
+                ~room_in_making(Session.id),
+            )
         )
     return list(db.exec(query))

@@ -21,8 +21,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask
-from sqlalchemy import Connection, Engine, bindparam, create_engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
+from app.db import make_engine
 from app.hub import Hub
 from app.queue import RedisQueue
 
@@ -152,7 +153,8 @@ def start_thread(app: Flask, hub: Hub) -> threading.Event:
     # connection this thread is using to a child. No pre-ping: it would double the round trips
     # of a poll every 10 ms; a connection found dead fails the round, the pool drops it, and
     # the loop stands for election again a second later
-    engine = create_engine(hub.db.engine.url, pool_size=2, max_overflow=0, pool_pre_ping=False)
+    pool = {"pool_size": 2, "max_overflow": 0} if hub.db.dialect == "postgresql" else {}
+    engine = make_engine(hub.db.url, pool_pre_ping=False, **pool)
 
     def loop() -> None:
         with app.app_context():

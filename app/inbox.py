@@ -141,8 +141,7 @@ def _store_postgres(engine: Engine, params: dict[str, Any]) -> tuple[int, bool]:
                 row, new = cur.fetchone(), False
             cur.close()
         except psycopg.Error as err:
-            driver = conn.dbapi_connection
-            dead = driver is None or driver.closed or bool(getattr(driver, "broken", False))
+            dead = lean.dialect.is_disconnect(err, conn.dbapi_connection, None)  # type: ignore[arg-type]
             if dead:
                 conn.invalidate(err)
             if attempt == 1 and dead:

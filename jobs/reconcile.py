@@ -23,6 +23,7 @@ from app.calendars import (
     coach_connection,
     mark_needs_reauth,
     pending_links_of,
+    room_in_making,
 )
 from app.db import utcnow
 from app.domain.sessions import apply_change
@@ -271,17 +272,8 @@ def _awaits_room(db: Db, session: Session, provider: str) -> bool:
         return False
     if provider != "calcom" and calendar_connector(provider) is None:
         return False
-    room = db.exec(
-        select(ProviderLink).where(
-            ProviderLink.session_id == session.id,
-            ProviderLink.provider == "daily",
-            ProviderLink.active,
-            ProviderLink.state == "pending",
-        )
-    ).first()
-    if room is None:
-        return False
-    return provider == "calcom" or room.last_error is None
+    making = room_in_making(session.id, despite_failures=provider == "calcom")
+    return bool(db.exec(select(making)).one())
 
 
 def _call(writer: Outbound, plan_: _Plan) -> PushResult | None:

@@ -52,8 +52,6 @@ def taken(
         b.end_at > start,
     )
     rows = db.connection().execute(union_all(sessions, busy))
-    if not buffer:
-        return [(begins, ends) for _, begins, ends in rows]
     return [(a - buffer, e + buffer) if is_session else (a, e) for is_session, a, e in rows]
 
 

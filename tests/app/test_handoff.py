@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +13,7 @@ import app.handoff as handoff_mod
 from app.handoff import InboxHandoff, _elected, batched
 from app.inbox import store_delivery
 from tests.conftest import AppFactory, drain, hub_of
+from tests.procs import wait_for
 from tests.testhook import TestHook, event, registered, sign
 
 pytestmark = pytest.mark.redis
@@ -168,13 +168,8 @@ def test_the_handoff_thread_comes_back_after_its_connections_are_killed(
     app = make_app(postgresql_url, redis_url, webhook_secrets={"testhook": (SECRET,)})
     h = hub_of(app)
 
-    def handed_off(count: int, within: float = 10.0) -> bool:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if h.queue.depth() >= count:
-                return True
-            time.sleep(0.02)
-        return False
+    def handed_off(count: int) -> bool:
+        return bool(wait_for(f"{count} handed off", lambda: h.queue.depth() >= count, timeout=10))
 
     stop = handoff_mod.start_thread(app, h)
     try:

@@ -281,17 +281,16 @@ def main() -> None:
         delay_ms = conns * 1000 / rate
         half_hub, half_base, busy_hub = [], [], []
 
-        def paced(url: str, name: str | None = None) -> dict[str, Any]:
-            ids = work / f"ids-{name}" if name else None
-            file = files[name or "half0"]
+        def paced(url: str, name: str, ids: Path | None = None) -> dict[str, Any]:
+            file = files[name]
             return wrk(url, file, args.seconds, ids=ids, connections=conns, delay_ms=delay_ms)
 
         for i in range(args.runs):
-            half_base.append(paced(base_url))
-            half_hub.append(paced(stack.url, f"half{i}"))
+            half_base.append(paced(base_url, f"half{i}"))
+            half_hub.append(paced(stack.url, f"half{i}", work / f"ids-half{i}"))
         stack.start_workers(2)
         for i in range(args.runs):
-            busy_hub.append(paced(stack.url, f"busy{i}"))
+            busy_hub.append(paced(stack.url, f"busy{i}", work / f"ids-busy{i}"))
         p99 = median([r["p99_us"] / 1000 for r in half_hub])
         base_p99 = median([r["p99_us"] / 1000 for r in half_base])
         out.add(
